@@ -1,0 +1,128 @@
+//! The resource's properties, as CloudFormation sends them.
+
+use serde::Deserialize;
+use shared::password::PasswordOptions;
+use shared::properties::{lenient_string, optional_boolean, optional_number};
+use shared::secure_parameter::DEFAULT_KMS_KEY;
+
+/// Create and Update: every name checked, strings accepted for numbers and booleans.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Properties {
+    pub parameter_name: String,
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    // The generator's options, listed here rather than flattened: serde loses the
+    // property's name in errors from flattened fields.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub password_length: Option<u32>,
+    #[serde(default)]
+    pub exclude_characters: Option<String>,
+    #[serde(default, deserialize_with = "optional_boolean")]
+    pub exclude_lowercase: Option<bool>,
+    #[serde(default, deserialize_with = "optional_boolean")]
+    pub exclude_uppercase: Option<bool>,
+    #[serde(default, deserialize_with = "optional_boolean")]
+    pub exclude_numbers: Option<bool>,
+    #[serde(default, deserialize_with = "optional_boolean")]
+    pub exclude_punctuation: Option<bool>,
+    #[serde(default, deserialize_with = "optional_boolean")]
+    pub require_each_included_type: Option<bool>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub rotation_token: Option<String>,
+    /// Checked here so a typo fails the Create; acted on at Delete, from [`Existing`].
+    #[serde(default, deserialize_with = "optional_boolean")]
+    #[allow(dead_code)]
+    pub retain_on_delete: Option<bool>,
+}
+
+impl Properties {
+    pub fn password_options(&self) -> PasswordOptions {
+        PasswordOptions {
+            password_length: self.password_length,
+            exclude_characters: self.exclude_characters.clone(),
+            exclude_lowercase: self.exclude_lowercase,
+            exclude_uppercase: self.exclude_uppercase,
+            exclude_numbers: self.exclude_numbers,
+            exclude_punctuation: self.exclude_punctuation,
+            require_each_included_type: self.require_each_included_type,
+        }
+    }
+
+    pub fn kms_key_id(&self) -> &str {
+        self.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
+    }
+}
+
+/// Delete and Update's old properties: only what those need, read leniently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Existing {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub kms_key_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub rotation_token: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub retain_on_delete: Option<String>,
+}
+
+impl Existing {
+    /// Only an absent or explicit "false" deletes: a value that no longer parses keeps the
+    /// parameter, as losing a password is worse than leaving one behind.
+    pub fn retain_on_delete(&self) -> bool {
+        self.retain_on_delete
+            .as_deref()
+            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("false"))
+    }
+
+    pub fn kms_key_id(&self) -> &str {
+        self.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::properties::{parse_lenient, parse_strict};
+
+    #[test]
+    fn strings_from_cloudformation_parse() {
+        let p: Properties = parse_strict(Some(json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:1:function:f",
+            "ParameterName": "/p", "PasswordLength": "24", "ExcludePunctuation": "true",
+            "RetainOnDelete": "false"
+        })))
+        .unwrap();
+        assert_eq!(p.password_options().password_length, Some(24));
+        assert_eq!(p.password_options().exclude_punctuation, Some(true));
+        assert_eq!(p.retain_on_delete, Some(false));
+        assert_eq!(p.kms_key_id(), "alias/aws/ssm");
+    }
+
+    #[test]
+    fn unknown_property_is_rejected_by_name() {
+        let err = parse_strict::<Properties>(Some(json!({"ParameterName": "/p", "Length": "24"})))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown property `Length`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn retain_unless_explicitly_false_or_absent() {
+        let e: Existing = parse_lenient(Some(json!({})));
+        assert!(!e.retain_on_delete());
+        let e: Existing = parse_lenient(Some(json!({"RetainOnDelete": "False"})));
+        assert!(!e.retain_on_delete());
+        for v in [json!("true"), json!(true), json!("maybe")] {
+            let e: Existing = parse_lenient(Some(json!({"RetainOnDelete": v})));
+            assert!(e.retain_on_delete(), "{v}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Resource properties as CloudFormation sends them: every scalar a string.
+//!
+//! Use the `number` / `boolean` helpers with `#[serde(deserialize_with = ...)]` so that
+//! `"32"` and `"true"` parse as well as `32` and `true`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde_json::{Map, Value};
+
+/// Properties CloudFormation itself adds to every request.
+const RESERVED: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
+
+/// A property that could not be read; the message names the property.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PropertyError {
+    #[error("ResourceProperties must be an object of properties, got {0}")]
+    NotAnObject(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Parses Create/Update properties. Give the struct `#[serde(deny_unknown_fields)]`: unknown
+/// names (bar ServiceToken and ServiceTimeout) are then rejected. Every error names its property.
+pub fn parse_strict<P: DeserializeOwned>(properties: Option<Value>) -> Result<P, PropertyError> {
+    into_map(properties).and_then(deserialize)
+}
+
+/// Parses Delete properties and Update's old properties: unknown names are ignored, and
+/// properties that no longer parse give `P::default()`, so a stack always stays deletable.
+pub fn parse_lenient<P: DeserializeOwned + Default>(properties: Option<Value>) -> P {
+    match into_map(properties).and_then(deserialize) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            tracing::warn!(%error, "existing properties do not parse; using defaults");
+            P::default()
+        }
+    }
+}
+
+fn into_map(properties: Option<Value>) -> Result<Map<String, Value>, PropertyError> {
+    let mut map = match properties {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(Value::Array(_)) => return Err(PropertyError::NotAnObject("a list")),
+        Some(_) => return Err(PropertyError::NotAnObject("a scalar")),
+    };
+    for name in RESERVED {
+        map.remove(name);
+    }
+    Ok(map)
+}
+
+fn deserialize<P: DeserializeOwned>(map: Map<String, Value>) -> Result<P, PropertyError> {
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|error| {
+        let path = error.path().to_string();
+        // serde speaks of fields; CloudFormation users write properties.
+        let inner = error
+            .into_inner()
+            .to_string()
+            .replace("unknown field", "unknown property")
+            .replace("missing field", "missing required property")
+            .replace("expected one of", "allowed properties are");
+        if path == "." || path.is_empty() || inner.starts_with("unknown property") {
+            PropertyError::Invalid(inner)
+        } else {
+            PropertyError::Invalid(format!("property {path}: {inner}"))
+        }
+    })
+}
+
+/// Shortens a user-supplied value before it goes into a message.
+pub fn shorten(value: &str) -> String {
+    const MAX: usize = 64;
+    if value.chars().count() <= MAX {
+        value.to_owned()
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head}… ({} characters)", value.chars().count())
+    }
+}
+
+struct NumberVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T> Visitor<'_> for NumberVisitor<T>
+where
+    T: FromStr + TryFrom<u64> + TryFrom<i64>,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number (as a number or a string such as \"32\")")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        v.trim().parse().map_err(|_| {
+            E::custom(format!(
+                "expected a whole number such as \"32\", got \"{}\"",
+                shorten(v)
+            ))
+        })
+    }
+}
+
+/// A whole number, from a JSON number or a string.
+pub fn number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr + TryFrom<u64> + TryFrom<i64>,
+{
+    deserializer.deserialize_any(NumberVisitor(std::marker::PhantomData))
+}
+
+/// An optional whole number (use with `#[serde(default)]`).
+pub fn optional_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr + TryFrom<u64> + TryFrom<i64>,
+{
+    number(deserializer).map(Some)
+}
+
+struct BoolVisitor;
+
+impl Visitor<'_> for BoolVisitor {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("true or false")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        Ok(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(E::custom(format!(
+                "expected \"true\" or \"false\", got \"{}\"",
+                shorten(v)
+            ))),
+        }
+    }
+}
+
+/// A boolean, from a JSON boolean or the strings "true" / "false" (any case).
+pub fn boolean<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    deserializer.deserialize_any(BoolVisitor)
+}
+
+/// An optional boolean (use with `#[serde(default)]`).
+pub fn optional_boolean<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    boolean(deserializer).map(Some)
+}
+
+/// For lenient reads: any scalar as text, anything else `None`.
+pub fn lenient_string<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+    struct Props {
+        name: String,
+        #[serde(default, deserialize_with = "optional_number")]
+        length: Option<u16>,
+        #[serde(default, deserialize_with = "optional_boolean")]
+        flag: Option<bool>,
+    }
+
+    #[test]
+    fn strings_parse_as_numbers_and_booleans() {
+        let p: Props =
+            parse_strict(Some(json!({"Name": "a", "Length": "24", "Flag": "true"}))).unwrap();
+        assert_eq!((p.length, p.flag), (Some(24), Some(true)));
+        let p: Props =
+            parse_strict(Some(json!({"Name": "a", "Length": 24, "Flag": false}))).unwrap();
+        assert_eq!((p.length, p.flag), (Some(24), Some(false)));
+    }
+
+    #[test]
+    fn service_token_and_timeout_are_not_unknown() {
+        let p: Props = parse_strict(Some(
+            json!({"Name": "a", "ServiceToken": "arn", "ServiceTimeout": "60"}),
+        ))
+        .unwrap();
+        assert_eq!(p.name, "a");
+    }
+
+    #[test]
+    fn unknown_property_is_named_with_the_allowed_ones() {
+        let err = parse_strict::<Props>(Some(json!({"Name": "a", "Lenght": "3"}))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown property `Lenght`, allowed properties are `Name`, `Length`, `Flag`"
+        );
+    }
+
+    #[test]
+    fn bad_value_names_the_property_and_is_shortened() {
+        let long = "x".repeat(10_000);
+        let err = parse_strict::<Props>(Some(json!({"Name": "a", "Length": long}))).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("property Length: expected a whole number"),
+            "{text}"
+        );
+        assert!(text.len() < 200, "{text}");
+        let err = parse_strict::<Props>(Some(json!({"Name": "a", "Flag": "yes"}))).unwrap_err();
+        assert!(err.to_string().contains("property Flag"), "{err}");
+        let err = parse_strict::<Props>(Some(json!({"Name": "a", "Length": "70000"}))).unwrap_err();
+        assert!(err.to_string().contains("property Length"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_property_is_named() {
+        let err = parse_strict::<Props>(Some(json!({}))).unwrap_err();
+        assert!(err.to_string().contains("`Name`"), "{err}");
+    }
+
+    #[test]
+    fn lenient_parse_never_fails() {
+        let p: Props = parse_lenient(Some(json!({"Length": "nope", "Other": 1})));
+        assert_eq!(p.name, "");
+        let p: Props = parse_lenient(Some(json!("not an object")));
+        assert_eq!(p.length, None);
+    }
+}

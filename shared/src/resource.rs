@@ -1,0 +1,119 @@
+//! What a function implements, and what it is handed.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use serde::de::DeserializeOwned;
+
+/// The CloudFormation resource a request is about: who owns what this function creates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub stack_id: String,
+    pub logical_resource_id: String,
+}
+
+#[derive(Debug)]
+pub struct Create<P> {
+    pub owner: Owner,
+    pub properties: P,
+}
+
+#[derive(Debug)]
+pub struct Update<P, E> {
+    pub owner: Owner,
+    pub physical_resource_id: String,
+    pub properties: P,
+    /// The properties as they were, read leniently.
+    pub old_properties: E,
+}
+
+#[derive(Debug)]
+pub struct Delete<E> {
+    pub owner: Owner,
+    pub physical_resource_id: String,
+    /// Read leniently: a stack must stay deletable whatever its properties say.
+    pub properties: E,
+}
+
+/// What a successful Create or Update returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub physical_resource_id: String,
+    /// The attributes `Fn::GetAtt` can read.
+    pub data: BTreeMap<String, String>,
+}
+
+impl Outcome {
+    pub fn new(physical_resource_id: impl Into<String>) -> Self {
+        Self {
+            physical_resource_id: physical_resource_id.into(),
+            data: BTreeMap::new(),
+        }
+    }
+
+    pub fn with(mut self, attribute: &str, value: impl Into<String>) -> Self {
+        self.data.insert(attribute.to_owned(), value.into());
+        self
+    }
+}
+
+/// Names the step the work is in, so a timeout or panic can say where it happened.
+/// Each step is logged once.
+#[derive(Clone, Debug)]
+pub struct Progress(Arc<Mutex<String>>);
+
+impl Progress {
+    pub(crate) fn new(first: &str) -> Self {
+        Self(Arc::new(Mutex::new(first.to_owned())))
+    }
+
+    pub fn step(&self, step: impl Into<String>) {
+        let step = step.into();
+        tracing::info!(step = %step, "step");
+        if let Ok(mut current) = self.0.lock() {
+            *current = step;
+        }
+    }
+
+    pub(crate) fn current(&self) -> String {
+        match self.0.lock() {
+            Ok(current) => current.clone(),
+            // A panic while holding the lock still leaves a readable step.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// A custom resource: typed properties in, an [`Outcome`] out. Everything else — parsing,
+/// deadline, panics, the response — is the framework's.
+pub trait CustomResource: Send + Sync + 'static {
+    /// Properties for Create and Update. Parsed strictly: unknown names are rejected, and the
+    /// `properties` helpers accept CloudFormation's strings for numbers and booleans.
+    type Properties: DeserializeOwned + Send + 'static;
+    /// Properties read on Delete and as Update's old properties. Parsed leniently: unknown
+    /// names ignored, and if they do not parse at all the default is used.
+    type ExistingProperties: DeserializeOwned + Default + Send + 'static;
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Set when the response carries secrets: CloudFormation then masks the attributes.
+    const NO_ECHO: bool = false;
+
+    fn create(
+        &self,
+        request: Create<Self::Properties>,
+        progress: &Progress,
+    ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
+
+    fn update(
+        &self,
+        request: Update<Self::Properties, Self::ExistingProperties>,
+        progress: &Progress,
+    ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
+
+    fn delete(
+        &self,
+        request: Delete<Self::ExistingProperties>,
+        progress: &Progress,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}

@@ -1,0 +1,391 @@
+//! SecureString parameters owned by one CloudFormation resource: the KMS key checked first,
+//! never overwritten unless ours, tagged with the owning stack and logical id.
+
+use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
+use aws_sdk_ssm::error::ProvideErrorMetadata;
+use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+
+use crate::password::Secret;
+use crate::resource::Owner;
+
+pub const DEFAULT_KMS_KEY: &str = "alias/aws/ssm";
+pub const STACK_TAG: &str = "custom-resource:stack-id";
+pub const LOGICAL_ID_TAG: &str = "custom-resource:logical-id";
+/// SSM's limit for a name, its ARN prefix included; `arn:aws:ssm:REGION:ACCOUNT:parameter`
+/// takes about 60 of those.
+const MAX_NAME: usize = 1011 - 64;
+const MAX_DEPTH: usize = 15;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParameterError {
+    #[error("{property} {name:?} is not a valid SSM parameter name: {why}")]
+    InvalidName {
+        property: &'static str,
+        name: String,
+        why: String,
+    },
+    #[error("KmsKeyId {key}: {why}")]
+    Key { key: String, why: String },
+    #[error(
+        "parameter {name} already exists and is not this resource's ({holder}); it was left untouched: choose another name, or delete it if it is stale"
+    )]
+    NotOurs { name: String, holder: String },
+    #[error("{action} {name} failed: {message}")]
+    Aws {
+        action: &'static str,
+        name: String,
+        message: String,
+    },
+}
+
+/// A stored parameter, read back.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub value: Secret,
+    pub version: i64,
+    pub arn: String,
+}
+
+/// The checked KMS key.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub arn: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecureParameters {
+    ssm: aws_sdk_ssm::Client,
+    kms: aws_sdk_kms::Client,
+}
+
+/// Checks a parameter name against SSM's rules, before any call is made.
+pub fn validate_name(property: &'static str, name: &str) -> Result<(), ParameterError> {
+    let invalid = |why: &str| ParameterError::InvalidName {
+        property,
+        name: crate::properties::shorten(name),
+        why: why.to_owned(),
+    };
+    if name.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if name.len() > MAX_NAME {
+        return Err(invalid(&format!("it is longer than {MAX_NAME} characters")));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.-/".contains(*c)))
+    {
+        return Err(invalid(&format!(
+            "{c:?} is not allowed; use letters, digits, _ . - and / between levels"
+        )));
+    }
+    let first = name
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let lower = first.to_ascii_lowercase();
+    if lower.starts_with("aws") || lower.starts_with("ssm") {
+        return Err(invalid("names starting with aws or ssm are reserved"));
+    }
+    if name.contains('/') {
+        if !name.starts_with('/') {
+            return Err(invalid("a hierarchical name must start with /"));
+        }
+        if name.ends_with('/') || name.contains("//") {
+            return Err(invalid("no level may be empty"));
+        }
+        if name.matches('/').count() > MAX_DEPTH {
+            return Err(invalid(&format!("it is deeper than {MAX_DEPTH} levels")));
+        }
+    }
+    Ok(())
+}
+
+fn message<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    error: &aws_sdk_ssm::error::SdkError<E>,
+) -> String {
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => crate::error_chain(error),
+    }
+}
+
+impl SecureParameters {
+    pub fn new(ssm: aws_sdk_ssm::Client, kms: aws_sdk_kms::Client) -> Self {
+        Self { ssm, kms }
+    }
+
+    /// The key must exist, be enabled and be a symmetric encryption key.
+    pub async fn check_key(&self, key_id: &str) -> Result<Key, ParameterError> {
+        let key_error = |why: String| ParameterError::Key {
+            key: crate::properties::shorten(key_id),
+            why,
+        };
+        let described = self.kms.describe_key().key_id(key_id).send().await;
+        let metadata = match described {
+            Ok(out) => out.key_metadata,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception()) =>
+            {
+                return Err(key_error(
+                    "no such KMS key; give the key id, key ARN, alias name (alias/...) or alias ARN of a symmetric encryption key".into(),
+                ));
+            }
+            Err(e) => {
+                return Err(key_error(format!(
+                    "could not be described: {}",
+                    match (e.code(), e.message()) {
+                        (Some(c), Some(m)) => format!("{c}: {m}"),
+                        _ => crate::error_chain(&e),
+                    }
+                )));
+            }
+        };
+        let Some(metadata) = metadata else {
+            return Err(key_error("KMS returned no key metadata".into()));
+        };
+        if metadata.key_state() != Some(&KeyState::Enabled) {
+            let state = metadata
+                .key_state()
+                .map(|s| s.as_str())
+                .unwrap_or("unknown");
+            return Err(key_error(format!(
+                "the key is {state}, not Enabled; enable it or choose another key"
+            )));
+        }
+        let spec = metadata.key_spec().unwrap_or(&KeySpec::SymmetricDefault);
+        let usage = metadata
+            .key_usage()
+            .unwrap_or(&KeyUsageType::EncryptDecrypt);
+        if spec != &KeySpec::SymmetricDefault || usage != &KeyUsageType::EncryptDecrypt {
+            return Err(key_error(format!(
+                "the key is {} for {}; SecureString needs a SYMMETRIC_DEFAULT key for ENCRYPT_DECRYPT",
+                spec.as_str(),
+                usage.as_str()
+            )));
+        }
+        Ok(Key {
+            arn: metadata.arn().unwrap_or(metadata.key_id()).to_owned(),
+        })
+    }
+
+    /// Creates the parameter, tagged with its owner, never overwriting. If it exists and is
+    /// this owner's (a redelivered Create), it is adopted as it is; if it is someone else's,
+    /// [`ParameterError::NotOurs`] and nothing is changed. Returns `true` if it was created.
+    pub async fn create(
+        &self,
+        name: &str,
+        value: &Secret,
+        key: &Key,
+        description: Option<&str>,
+        owner: &Owner,
+    ) -> Result<bool, ParameterError> {
+        let put = self
+            .ssm
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(ParameterType::SecureString)
+            .key_id(&key.arn)
+            .set_description(description.map(str::to_owned))
+            .overwrite(false)
+            .tags(tag(STACK_TAG, &owner.stack_id)?)
+            .tags(tag(LOGICAL_ID_TAG, &owner.logical_resource_id)?)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_already_exists()) =>
+            {
+                self.ensure_ours(name, owner).await?;
+                Ok(false)
+            }
+            Err(e) => Err(aws("PutParameter", name, &e)),
+        }
+    }
+
+    /// The parameter must carry this owner's tags; `Ok(false)` if it does not exist.
+    pub async fn ensure_ours(&self, name: &str, owner: &Owner) -> Result<bool, ParameterError> {
+        match self.owner_of(name).await? {
+            None => Ok(false),
+            Some(Some(found)) if &found == owner => Ok(true),
+            Some(found) => Err(ParameterError::NotOurs {
+                name: name.to_owned(),
+                holder: match found {
+                    Some(o) => format!(
+                        "it belongs to {} in stack {}",
+                        o.logical_resource_id, o.stack_id
+                    ),
+                    None => "it was not created by a custom resource".to_owned(),
+                },
+            }),
+        }
+    }
+
+    /// `None` if the parameter does not exist; `Some(None)` if it has no owner tags.
+    async fn owner_of(&self, name: &str) -> Result<Option<Option<Owner>>, ParameterError> {
+        let listed = self
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await;
+        let tags = match listed {
+            Ok(out) => out.tag_list.unwrap_or_default(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_resource_id()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(aws("ListTagsForResource", name, &e)),
+        };
+        let find = |key: &str| {
+            tags.iter()
+                .find(|t| t.key() == key)
+                .map(|t| t.value().to_owned())
+        };
+        Ok(Some(match (find(STACK_TAG), find(LOGICAL_ID_TAG)) {
+            (Some(stack_id), Some(logical_resource_id)) => Some(Owner {
+                stack_id,
+                logical_resource_id,
+            }),
+            _ => None,
+        }))
+    }
+
+    /// Reads and decrypts the parameter; `None` if it does not exist.
+    pub async fn read(&self, name: &str) -> Result<Option<Stored>, ParameterError> {
+        let got = self
+            .ssm
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await;
+        let parameter = match got {
+            Ok(out) => out.parameter,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(aws("GetParameter", name, &e)),
+        };
+        Ok(parameter.map(|p| Stored {
+            value: Secret::new(p.value.unwrap_or_default()),
+            version: p.version,
+            arn: p.arn.unwrap_or_default(),
+        }))
+    }
+
+    /// Writes a new version of a parameter this owner holds.
+    pub async fn overwrite(
+        &self,
+        name: &str,
+        value: &Secret,
+        key: &Key,
+        description: Option<&str>,
+    ) -> Result<(), ParameterError> {
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(ParameterType::SecureString)
+            .key_id(&key.arn)
+            .set_description(description.map(str::to_owned))
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| aws("PutParameter", name, &e))?;
+        Ok(())
+    }
+
+    /// Deletes the parameter if it is this owner's. Missing is fine; someone else's is left
+    /// alone. Returns whether it was deleted.
+    pub async fn delete_if_ours(&self, name: &str, owner: &Owner) -> Result<bool, ParameterError> {
+        match self.ensure_ours(name, owner).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(ParameterError::NotOurs { holder, .. }) => {
+                tracing::warn!(parameter = name, %holder, "not this resource's parameter; left in place");
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        match self.ssm.delete_parameter().name(name).send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("DeleteParameter", name, &e)),
+        }
+    }
+}
+
+fn tag(key: &str, value: &str) -> Result<Tag, ParameterError> {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(|e| ParameterError::Aws {
+            action: "tagging",
+            name: key.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    action: &'static str,
+    name: &str,
+    error: &aws_sdk_ssm::error::SdkError<E>,
+) -> ParameterError {
+    ParameterError::Aws {
+        action,
+        name: name.to_owned(),
+        message: message(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_names_pass() {
+        for name in ["/orders-platform/rds/admin-password", "simple", "a.b-c_d"] {
+            validate_name("ParameterName", name).unwrap();
+        }
+    }
+
+    #[test]
+    fn invalid_names_are_refused_with_the_rule() {
+        for (name, why) in [
+            ("", "empty"),
+            ("/a b", "' ' is not allowed"),
+            ("/aws/x", "reserved"),
+            ("SSMthing", "reserved"),
+            ("a/b", "must start with /"),
+            ("/a//b", "empty"),
+            ("/a/", "empty"),
+            (&"/x".repeat(16), "deeper than 15"),
+            (&"x".repeat(1000), "longer"),
+        ] {
+            let err = validate_name("ParameterName", name)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("ParameterName "), "{err}");
+            assert!(err.contains(why), "{name}: {err}");
+        }
+    }
+}

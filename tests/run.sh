@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests, and the integration tests that drive
+# the compiled functions through the Lambda Runtime API against moto (and PostgreSQL).
+set -euo pipefail
+source "$(dirname "$0")/scripts/env.sh"
+cd "$ROOT"
+
+command -v cargo >/dev/null || die "cargo is needed (a Rust toolchain, e.g. from rustup)"
+ensure_venv
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "building the functions"
+cargo build --workspace --bins --quiet
+
+start_moto
+say "cargo test"
+cargo test --workspace --quiet
+say "all tests passed"

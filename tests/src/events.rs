@@ -1,0 +1,93 @@
+//! The events CloudFormation sends to a custom resource.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::CfnEndpoint;
+use crate::cfn_endpoint::response_url;
+
+/// A value unique within this machine's test runs.
+pub fn unique() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{:x}-{:x}-{}",
+        nanos,
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Builds the events of one resource in one stack.
+pub struct EventBuilder {
+    stack_id: String,
+    logical_id: String,
+    endpoint_base: String,
+}
+
+impl EventBuilder {
+    pub fn new(endpoint: &CfnEndpoint, logical_id: &str) -> Self {
+        let stack = unique();
+        Self {
+            stack_id: format!(
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/test-{stack}/{stack}"
+            ),
+            logical_id: logical_id.to_owned(),
+            endpoint_base: endpoint.base().to_owned(),
+        }
+    }
+
+    /// Another resource's events in the same stack.
+    pub fn in_same_stack(&self, endpoint: &CfnEndpoint, logical_id: &str) -> Self {
+        let mut other = Self::new(endpoint, logical_id);
+        other.stack_id = self.stack_id.clone();
+        other
+    }
+
+    pub fn stack_id(&self) -> &str {
+        &self.stack_id
+    }
+
+    fn base(&self, request_type: &str, properties: Value) -> Value {
+        let request_id = unique();
+        let mut properties = properties;
+        if let Some(map) = properties.as_object_mut() {
+            map.insert(
+                "ServiceToken".into(),
+                json!("arn:aws:lambda:us-east-1:123456789012:function:under-test"),
+            );
+        }
+        json!({
+            "RequestType": request_type,
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:under-test",
+            "ResponseURL": response_url(&self.endpoint_base, &request_id),
+            "StackId": self.stack_id,
+            "RequestId": request_id,
+            "LogicalResourceId": self.logical_id,
+            "ResourceType": "Custom::UnderTest",
+            "ResourceProperties": properties,
+        })
+    }
+
+    pub fn create(&self, properties: Value) -> Value {
+        self.base("Create", properties)
+    }
+
+    pub fn update(&self, physical_id: &str, properties: Value, old: Value) -> Value {
+        let mut event = self.base("Update", properties);
+        event["PhysicalResourceId"] = json!(physical_id);
+        event["OldResourceProperties"] = old;
+        event
+    }
+
+    pub fn delete(&self, physical_id: &str, properties: Value) -> Value {
+        let mut event = self.base("Delete", properties);
+        event["PhysicalResourceId"] = json!(physical_id);
+        event
+    }
+}

@@ -1,0 +1,425 @@
+//! `Custom::AdminPassword`, its compiled binary run as Lambda runs it, against moto.
+
+use std::time::Duration;
+
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
+use integration_tests::events::unique;
+use integration_tests::{Harness, Invocation, aws_config, workspace_binary};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Env {
+    h: Harness,
+    ssm: aws_sdk_ssm::Client,
+    kms: aws_sdk_kms::Client,
+}
+
+async fn env() -> Env {
+    let config = aws_config().await;
+    Env {
+        h: Harness::start(workspace_binary("admin-password"), &[]).await,
+        ssm: aws_sdk_ssm::Client::new(&config),
+        kms: aws_sdk_kms::Client::new(&config),
+    }
+}
+
+fn name() -> String {
+    format!("/test-platform/{}/rds/admin-password", unique())
+}
+
+impl Env {
+    async fn key(&self) -> String {
+        let key = self.kms.create_key().send().await.unwrap();
+        key.key_metadata.unwrap().arn.unwrap()
+    }
+
+    async fn stored(&self, name: &str) -> Option<aws_sdk_ssm::types::Parameter> {
+        self.ssm
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.parameter)
+    }
+
+    async fn invoke(&self, event: Value) -> Invocation {
+        self.h.invoke(event, TIMEOUT).await
+    }
+}
+
+fn data(r: &Invocation) -> Value {
+    r.answer()["Data"].clone()
+}
+
+#[tokio::test]
+async fn create_stores_a_tagged_secure_string_and_answers_no_echo() {
+    let e = env().await;
+    let key = e.key().await;
+    let name = name();
+    let events = e.h.event("AdminPassword");
+    let r =
+        e.invoke(events.create(
+            json!({"ParameterName": name, "KmsKeyId": key, "Description": "orders admin"}),
+        ))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let answer = r.answer();
+    assert_eq!(answer["NoEcho"], true);
+    assert_eq!(answer["PhysicalResourceId"], name.as_str());
+    let d = data(&r);
+    let password = d["Password"].as_str().unwrap();
+    assert_eq!(password.len(), 32);
+    assert_eq!(d["ParameterName"], name.as_str());
+    assert_eq!(d["ParameterVersion"], "1");
+    assert_eq!(d["KmsKeyArn"], key.as_str());
+    assert!(
+        d["ParameterArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("parameter{name}"))
+    );
+
+    let stored = e.stored(&name).await.expect("parameter exists");
+    assert_eq!(stored.r#type, Some(ParameterType::SecureString));
+    assert_eq!(stored.value.as_deref(), Some(password));
+    let described = e
+        .ssm
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values(&name)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let meta = &described.parameters.unwrap()[0];
+    assert_eq!(meta.key_id.as_deref(), Some(key.as_str()));
+    assert_eq!(meta.description.as_deref(), Some("orders admin"));
+    let tags = e
+        .ssm
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id(&name)
+        .send()
+        .await
+        .unwrap()
+        .tag_list
+        .unwrap();
+    let tag = |k: &str| {
+        tags.iter()
+            .find(|t| t.key() == k)
+            .map(|t| t.value().to_owned())
+    };
+    assert_eq!(
+        tag("custom-resource:stack-id").as_deref(),
+        Some(events.stack_id())
+    );
+    assert_eq!(
+        tag("custom-resource:logical-id").as_deref(),
+        Some("AdminPassword")
+    );
+
+    // The password is in no log line.
+    let logs = e.h.logs().await;
+    assert!(logs.contains("creating parameter"), "{logs}");
+    assert!(!logs.contains(password), "the password was logged");
+}
+
+#[tokio::test]
+async fn string_properties_parse_and_shape_the_password() {
+    let e = env().await;
+    let name = name();
+    let r = e
+        .invoke(e.h.event("P").create(json!({
+            "ParameterName": name, "PasswordLength": "24", "ExcludePunctuation": "true",
+            "ExcludeCharacters": "abcdef", "RequireEachIncludedType": "true"
+        })))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let password = data(&r)["Password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 24);
+    assert!(
+        password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{password}"
+    );
+    assert!(
+        !password.contains(['a', 'b', 'c', 'd', 'e', 'f']),
+        "{password}"
+    );
+    assert!(
+        password.chars().any(|c| c.is_ascii_digit())
+            && password.chars().any(|c| c.is_ascii_uppercase())
+    );
+    // Default key: the account's alias/aws/ssm.
+    assert!(
+        data(&r)["KmsKeyArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:")
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_create_adopts_its_own_parameter_with_the_same_password() {
+    let e = env().await;
+    let name = name();
+    let events = e.h.event("AdminPassword");
+    let props = json!({"ParameterName": name});
+    let first = e.invoke(events.create(props.clone())).await;
+    let second = e.invoke(events.create(props)).await;
+    assert_eq!(second.status(), "SUCCESS", "{}", second.reason());
+    assert_eq!(data(&first)["Password"], data(&second)["Password"]);
+    assert_eq!(data(&second)["ParameterVersion"], "1");
+}
+
+#[tokio::test]
+async fn someone_elses_parameter_is_left_untouched_and_the_create_fails() {
+    let e = env().await;
+    let name = name();
+    e.ssm
+        .put_parameter()
+        .name(&name)
+        .value("their-password")
+        .r#type(ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let events = e.h.event("AdminPassword");
+    let r = e
+        .invoke(events.create(json!({"ParameterName": name})))
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason()
+            .contains("already exists and is not this resource's"),
+        "{}",
+        r.reason()
+    );
+    // Another stack's resource of the same name is someone else too.
+    let other = e.h.event("AdminPassword");
+    let mine = name.replace("admin-password", "mine");
+    e.invoke(events.create(json!({"ParameterName": mine})))
+        .await
+        .answer();
+    let r = e.invoke(other.create(json!({"ParameterName": mine}))).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("belongs to AdminPassword in stack"),
+        "{}",
+        r.reason()
+    );
+    // The rollback's Delete changes nothing.
+    let id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        e.invoke(events.delete(&id, json!({"ParameterName": name})))
+            .await
+            .status(),
+        "SUCCESS"
+    );
+    let stored = e.stored(&name).await.unwrap();
+    assert_eq!(stored.value.as_deref(), Some("their-password"));
+    assert_eq!(stored.version, 1);
+}
+
+#[tokio::test]
+async fn a_missing_disabled_or_asymmetric_key_fails_clearly_and_creates_nothing() {
+    let e = env().await;
+    let disabled = e.key().await;
+    // moto disables by key id only
+    let disabled_id = disabled.rsplit('/').next().unwrap().to_owned();
+    e.kms
+        .disable_key()
+        .key_id(&disabled_id)
+        .send()
+        .await
+        .unwrap();
+    let asymmetric = e
+        .kms
+        .create_key()
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    for (key, says) in [
+        ("alias/no-such-key".to_owned(), "no such KMS key"),
+        (disabled, "not Enabled"),
+        (asymmetric, "SYMMETRIC_DEFAULT"),
+    ] {
+        let name = name();
+        let r = e
+            .invoke(
+                e.h.event("P")
+                    .create(json!({"ParameterName": name, "KmsKeyId": key})),
+            )
+            .await;
+        assert_eq!(r.status(), "FAILED");
+        assert!(r.reason().starts_with("KmsKeyId "), "{}", r.reason());
+        assert!(r.reason().contains(says), "{}", r.reason());
+        assert!(e.stored(&name).await.is_none(), "nothing may be created");
+    }
+}
+
+#[tokio::test]
+async fn bad_properties_fail_naming_the_property_and_create_nothing() {
+    let e = env().await;
+    for (props, says) in [
+        (
+            json!({"ParameterName": "/a b"}),
+            "ParameterName \"/a b\" is not a valid SSM parameter name",
+        ),
+        (json!({"ParameterName": "/aws/x"}), "reserved"),
+        (
+            json!({"ParameterName": name(), "PasswordLength": "7"}),
+            "PasswordLength must be between 8 and 128, got 7",
+        ),
+        (
+            json!({"ParameterName": name(), "PasswordLength": "long"}),
+            "property PasswordLength: expected a whole number",
+        ),
+        (
+            json!({"ParameterName": name(), "ExcludeNumbers": "no"}),
+            "property ExcludeNumbers: expected \"true\" or \"false\"",
+        ),
+        (
+            json!({"ParameterName": name(), "Length": "24"}),
+            "unknown property `Length`",
+        ),
+        (json!({}), "missing required property `ParameterName`"),
+    ] {
+        let r = e.invoke(e.h.event("P").create(props.clone())).await;
+        assert_eq!(r.status(), "FAILED", "{props}");
+        assert!(r.reason().contains(says), "{props}: {}", r.reason());
+        if let Some(name) = props["ParameterName"].as_str() {
+            assert!(e.stored(name).await.is_none());
+        }
+    }
+}
+
+#[tokio::test]
+async fn rotation_token_change_writes_a_new_password_as_a_new_version() {
+    let e = env().await;
+    let name = name();
+    let events = e.h.event("AdminPassword");
+    let v1 = json!({"ParameterName": name, "RotationToken": "2026-01"});
+    let created = e.invoke(events.create(v1.clone())).await;
+    let v2 = json!({"ParameterName": name, "RotationToken": "2026-02"});
+    let rotated = e.invoke(events.update(&name, v2, v1)).await;
+    assert_eq!(rotated.status(), "SUCCESS", "{}", rotated.reason());
+    assert_eq!(rotated.answer()["PhysicalResourceId"], name.as_str());
+    assert_ne!(data(&created)["Password"], data(&rotated)["Password"]);
+    assert_eq!(data(&rotated)["ParameterVersion"], "2");
+    assert_eq!(
+        e.stored(&name).await.unwrap().value.as_deref(),
+        data(&rotated)["Password"].as_str()
+    );
+    let logs = e.h.logs().await;
+    assert!(!logs.contains(data(&rotated)["Password"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn other_updates_keep_the_password() {
+    let e = env().await;
+    let name = name();
+    let events = e.h.event("AdminPassword");
+    let v1 = json!({"ParameterName": name, "RotationToken": "a"});
+    let created = e.invoke(events.create(v1.clone())).await;
+    // Generator options alone change nothing.
+    let v2 = json!({"ParameterName": name, "RotationToken": "a", "PasswordLength": "40", "ExcludeNumbers": "true"});
+    let r = e.invoke(events.update(&name, v2.clone(), v1)).await;
+    assert_eq!(data(&r)["Password"], data(&created)["Password"]);
+    assert_eq!(data(&r)["ParameterVersion"], "1");
+    // A new key re-encrypts the same password.
+    let key = e.key().await;
+    let v3 = json!({"ParameterName": name, "RotationToken": "a", "KmsKeyId": key});
+    let r = e.invoke(events.update(&name, v3, v2)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(data(&r)["Password"], data(&created)["Password"]);
+    assert_eq!(data(&r)["KmsKeyArn"], key.as_str());
+    assert_eq!(data(&r)["ParameterVersion"], "2");
+}
+
+#[tokio::test]
+async fn a_new_parameter_name_is_a_replacement_and_the_old_one_goes_on_delete() {
+    let e = env().await;
+    let (old, new) = (name(), name());
+    let events = e.h.event("AdminPassword");
+    let v1 = json!({"ParameterName": old});
+    let created = e.invoke(events.create(v1.clone())).await;
+    let v2 = json!({"ParameterName": new});
+    let r = e.invoke(events.update(&old, v2, v1.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(r.answer()["PhysicalResourceId"], new.as_str());
+    assert_ne!(data(&r)["Password"], data(&created)["Password"]);
+    // CloudFormation then deletes the old physical resource.
+    assert_eq!(e.invoke(events.delete(&old, v1)).await.status(), "SUCCESS");
+    assert!(e.stored(&old).await.is_none());
+    assert!(e.stored(&new).await.is_some());
+}
+
+#[tokio::test]
+async fn delete_removes_the_parameter_or_retains_it_and_a_missing_one_is_fine() {
+    let e = env().await;
+    let events = e.h.event("AdminPassword");
+    let name = name();
+    let props = json!({"ParameterName": name});
+    e.invoke(events.create(props.clone())).await.answer();
+    assert_eq!(
+        e.invoke(events.delete(&name, props.clone())).await.status(),
+        "SUCCESS"
+    );
+    assert!(e.stored(&name).await.is_none());
+    // Already gone.
+    assert_eq!(
+        e.invoke(events.delete(&name, props)).await.status(),
+        "SUCCESS"
+    );
+
+    let kept = self::name();
+    let props = json!({"ParameterName": kept, "RetainOnDelete": "true"});
+    e.invoke(events.create(props.clone())).await.answer();
+    assert_eq!(
+        e.invoke(events.delete(&kept, props)).await.status(),
+        "SUCCESS"
+    );
+    assert!(e.stored(&kept).await.is_some());
+}
+
+#[tokio::test]
+async fn delete_never_removes_someone_elses_parameter() {
+    let e = env().await;
+    let name = name();
+    e.ssm
+        .put_parameter()
+        .name(&name)
+        .value("theirs")
+        .r#type(ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let r = e
+        .invoke(
+            e.h.event("AdminPassword")
+                .delete(&name, json!({"ParameterName": name})),
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS");
+    assert_eq!(
+        e.stored(&name).await.unwrap().value.as_deref(),
+        Some("theirs")
+    );
+}

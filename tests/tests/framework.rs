@@ -1,0 +1,420 @@
+//! The shared crate's promise, proven on a test-only resource run as Lambda runs it.
+
+use std::time::{Duration, Instant};
+
+use integration_tests::{EndpointMode, Harness, RuntimeResult};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+async fn harness() -> Harness {
+    Harness::start(env!("CARGO_BIN_EXE_test-resource").into(), &[]).await
+}
+
+#[tokio::test]
+async fn an_error_is_answered_failed_and_lambda_is_told_success() {
+    let h = harness().await;
+    let r = h
+        .invoke(h.event("Res").create(json!({"Behavior": "error"})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().starts_with("the test resource was told to fail"),
+        "{}",
+        r.reason()
+    );
+    assert!(
+        r.reason().contains("CloudWatch log stream"),
+        "{}",
+        r.reason()
+    );
+    assert!(
+        r.answer()["PhysicalResourceId"]
+            .as_str()
+            .unwrap()
+            .starts_with("create-failed:")
+    );
+    assert_eq!(r.lambda, RuntimeResult::Success(serde_json::Value::Null));
+}
+
+#[tokio::test]
+async fn a_panic_is_answered_failed_naming_the_step() {
+    let h = harness().await;
+    let r = h
+        .invoke(h.event("Res").create(json!({"Behavior": "panic"})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("while doing something that panics"),
+        "{}",
+        r.reason()
+    );
+    assert!(r.reason().contains("panicked on purpose"), "{}", r.reason());
+    assert!(matches!(r.lambda, RuntimeResult::Success(_)));
+    // The process survives and answers the next request.
+    let r = h
+        .invoke(h.event("Res").create(json!({"Behavior": "ok"})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "SUCCESS");
+}
+
+#[tokio::test]
+async fn a_near_deadline_is_answered_failed_before_it_and_the_work_is_cancelled() {
+    let h = harness().await;
+    let file = std::env::temp_dir().join(format!(
+        "side-effect-{}",
+        integration_tests::events::unique()
+    ));
+    let props =
+        json!({"Behavior": "sleep", "SleepSeconds": "4", "SideEffectFile": file.to_str().unwrap()});
+    let started = Instant::now();
+    let r = h
+        .invoke(h.event("Res").create(props), Duration::from_secs(3))
+        .await;
+    assert!(
+        r.returned_before_deadline,
+        "the handler must return before the deadline"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().starts_with("timed out after 2 s while sleeping"),
+        "{}",
+        r.reason()
+    );
+    // Past the point the work would have finished: nothing happened after the answer.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!file.exists(), "the work went on after the answer");
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_twice_with_503_gets_exactly_one_accepted_response() {
+    let h = harness().await;
+    let mode = EndpointMode {
+        fail_first: 2,
+        ..Default::default()
+    };
+    let r = h
+        .invoke_with(
+            h.event("Res").create(json!({"Behavior": "ok"})),
+            TIMEOUT,
+            mode,
+        )
+        .await;
+    let statuses: Vec<u16> = r.responses.iter().map(|x| x.status).collect();
+    assert_eq!(statuses, vec![503, 503, 200]);
+    assert_eq!(r.status(), "SUCCESS");
+    // Every attempt carried the same body.
+    assert!(r.responses.windows(2).all(|w| w[0].body == w[1].body));
+}
+
+#[tokio::test]
+async fn a_silent_endpoint_still_lets_the_handler_return_before_the_deadline() {
+    let h = harness().await;
+    let mode = EndpointMode {
+        delay: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let r = h
+        .invoke_with(
+            h.event("Res").create(json!({"Behavior": "ok"})),
+            Duration::from_secs(4),
+            mode,
+        )
+        .await;
+    assert!(r.returned_before_deadline);
+    assert!(matches!(r.lambda, RuntimeResult::Success(_)));
+    assert!(
+        h.logs().await.contains("response NOT delivered"),
+        "{}",
+        h.logs().await
+    );
+}
+
+#[tokio::test]
+async fn the_response_is_put_to_the_url_exactly_as_given_with_an_empty_content_type() {
+    let h = harness().await;
+    let event = h.event("Res").create(json!({"Behavior": "ok"}));
+    let url = event["ResponseURL"].as_str().unwrap().to_owned();
+    let r = h.invoke(event, TIMEOUT).await;
+    assert_eq!(r.status(), "SUCCESS");
+    let received = &r.responses[0];
+    assert_eq!(
+        format!("{}{}", h.endpoint.base(), received.path_and_query),
+        url
+    );
+    assert_eq!(received.content_type.as_deref(), Some(""));
+    assert_eq!(r.answer()["Data"]["Value"], "ok");
+}
+
+#[tokio::test]
+async fn the_presigned_url_never_reaches_a_log() {
+    let h = harness().await;
+    let event = h.event("Res").create(json!({"Behavior": "error"}));
+    let signature =
+        integration_tests::cfn_endpoint::signature_for(event["RequestId"].as_str().unwrap());
+    let mode = EndpointMode {
+        fail_first: 1,
+        ..Default::default()
+    };
+    let r = h.invoke_with(event, TIMEOUT, mode).await;
+    assert_eq!(r.status(), "FAILED");
+    let logs = h.logs().await;
+    assert!(
+        logs.contains("cloudformation-custom-resource-response"),
+        "the URL's path is logged: {logs}"
+    );
+    assert!(
+        !logs.contains(&signature) && !logs.contains("X-Amz-Credential"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_with_request_stack_and_logical_id() {
+    let h = harness().await;
+    let event = h.event("LoggedResource").create(json!({"Behavior": "ok"}));
+    let request_id = event["RequestId"].as_str().unwrap().to_owned();
+    h.invoke(event, TIMEOUT).await.answer();
+    let logs = h.logs().await;
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let received = lines
+        .iter()
+        .find(|l| l["message"] == "received")
+        .expect("a received line");
+    let span = &received["spans"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(span["request_id"], request_id.as_str());
+    assert_eq!(span["logical_id"], "LoggedResource");
+    assert!(
+        span["stack"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:cloudformation")
+    );
+    assert!(lines.iter().any(|l| l["message"] == "response delivered"));
+}
+
+#[tokio::test]
+async fn a_malformed_event_with_a_response_url_is_answered_failed_naming_the_field() {
+    let h = harness().await;
+    let mut event = h.event("Res").create(json!({"Behavior": "ok"}));
+    event.as_object_mut().unwrap().remove("LogicalResourceId");
+    event["LogicalResourceId"] = json!("Res");
+    event.as_object_mut().unwrap().remove("ResourceType");
+    let r = h.invoke(event, TIMEOUT).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason()
+            .contains("malformed custom resource request: missing field `ResourceType`"),
+        "{}",
+        r.reason()
+    );
+
+    let mut event = h.event("Res").create(json!({"Behavior": "ok"}));
+    event["RequestType"] = json!("Upgrade");
+    let r = h.invoke(event, TIMEOUT).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("Upgrade"), "{}", r.reason());
+}
+
+#[tokio::test]
+async fn an_event_without_a_response_url_is_logged_and_lambda_is_told_success() {
+    let h = harness().await;
+    let r = h.invoke(json!({"hello": "world"}), TIMEOUT).await;
+    assert!(matches!(r.lambda, RuntimeResult::Success(_)));
+    assert!(r.responses.is_empty());
+    assert!(
+        h.logs().await.contains("no ResponseURL"),
+        "{}",
+        h.logs().await
+    );
+}
+
+#[tokio::test]
+async fn a_start_up_failure_answers_every_request_failed_but_lets_failed_creates_go() {
+    let h = Harness::start(
+        env!("CARGO_BIN_EXE_test-resource").into(),
+        &[(
+            "TEST_RESOURCE_STARTUP_ERROR",
+            "no credentials for the database",
+        )],
+    )
+    .await;
+    let events = h.event("Res");
+    let r = h
+        .invoke(events.create(json!({"Behavior": "ok"})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason()
+            .starts_with("the function could not start: no credentials for the database"),
+        "{}",
+        r.reason()
+    );
+    let id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = h
+        .invoke(events.delete(&id, json!({"Behavior": "ok"})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "SUCCESS");
+    let r = h
+        .invoke(
+            events.delete("real-resource", json!({"Behavior": "ok"})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+}
+
+#[tokio::test]
+async fn delete_after_failed_create_succeeds_without_touching_anything() {
+    let h = harness().await;
+    let events = h.event("Res");
+    let r = h
+        .invoke(events.create(json!({"Behavior": "error"})), TIMEOUT)
+        .await;
+    let id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // This Delete would panic if the resource's delete ran.
+    let r = h
+        .invoke(events.delete(&id, json!({"Behavior": "panic"})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "SUCCESS");
+    assert_eq!(r.answer()["PhysicalResourceId"], id.as_str());
+    assert!(!h.logs().await.contains("delete was called"));
+}
+
+#[tokio::test]
+async fn a_failed_update_keeps_the_physical_id() {
+    let h = harness().await;
+    let events = h.event("Res");
+    let r = h
+        .invoke(
+            events.update(
+                "the-id",
+                json!({"Behavior": "error"}),
+                json!({"Behavior": "ok"}),
+            ),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert_eq!(r.answer()["PhysicalResourceId"], "the-id");
+    let r = h
+        .invoke(
+            events.update("the-id", json!({"Behavior": "empty-id"}), json!({})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert_eq!(r.answer()["PhysicalResourceId"], "the-id");
+    assert!(
+        r.reason().contains("PhysicalResourceId of 0 bytes"),
+        "{}",
+        r.reason()
+    );
+}
+
+#[tokio::test]
+async fn data_too_large_for_cloudformation_fails_saying_so() {
+    let h = harness().await;
+    let r = h
+        .invoke(
+            h.event("Res").create(json!({"Behavior": "big-data"})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason()
+            .contains("over CloudFormation's limit of 4096 bytes"),
+        "{}",
+        r.reason()
+    );
+}
+
+#[tokio::test]
+async fn a_ten_thousand_character_bad_value_still_yields_a_small_body() {
+    let h = harness().await;
+    let r = h
+        .invoke(
+            h.event("Res")
+                .create(json!({"Behavior": "ok", "SleepSeconds": "9".repeat(10_000)})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.responses[0].body.len() < 4096);
+    assert!(
+        r.reason().starts_with("property SleepSeconds:"),
+        "{}",
+        r.reason()
+    );
+    let r = h
+        .invoke(
+            h.event("Res")
+                .create(json!({"Behavior": "ok", "x".repeat(10_000): "y"})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.responses[0].body.len() <= 4096);
+    assert!(
+        r.reason().starts_with("unknown property `xxx"),
+        "{}",
+        r.reason()
+    );
+}
+
+#[tokio::test]
+async fn strings_parse_and_service_timeout_is_accepted_but_unknown_properties_are_not() {
+    let h = harness().await;
+    let r = h
+        .invoke(
+            h.event("Res")
+                .create(json!({"Behavior": "sleep", "SleepSeconds": "0", "ServiceTimeout": "300"})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS");
+    let r = h
+        .invoke(
+            h.event("Res")
+                .create(json!({"Behavior": "ok", "Colour": "blue"})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason()
+            .starts_with("unknown property `Colour`, allowed properties are `Behavior`"),
+        "{}",
+        r.reason()
+    );
+}
+
+#[tokio::test]
+async fn delete_ignores_properties_create_would_refuse() {
+    let h = harness().await;
+    let r = h
+        .invoke(
+            h.event("Res")
+                .delete("some-id", json!({"Colour": "blue", "SleepSeconds": "many"})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS");
+    assert_eq!(r.answer()["PhysicalResourceId"], "some-id");
+}
