@@ -6,6 +6,9 @@ use tokio::time::Instant;
 
 /// Kept back at the very end: the handler must still return to the runtime.
 const RETURN_MARGIN: Duration = Duration::from_millis(250);
+/// Below this (2001-09-09 as epoch milliseconds, or 31 years as a duration), a deadline is a
+/// duration: no function runs that long, and no clock here reads that early.
+const RELATIVE_BELOW_MS: u64 = 1_000_000_000_000;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
@@ -14,16 +17,23 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    /// From the runtime's deadline, milliseconds since the Unix epoch.
-    pub fn from_epoch_millis(deadline_ms: u64) -> Self {
+    /// From the runtime's `Lambda-Runtime-Deadline-Ms`: milliseconds since the Unix epoch
+    /// from the Lambda service. `cargo lambda watch` sends the milliseconds left instead
+    /// (600000); a value too small to be a current time is read that way.
+    pub fn from_header_millis(deadline_ms: u64) -> Self {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
+        let left = if deadline_ms < RELATIVE_BELOW_MS {
+            deadline_ms
+        } else {
+            deadline_ms.saturating_sub(now_ms)
+        };
         let start = Instant::now();
         Self {
             start,
-            end: start + Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
+            end: start + Duration::from_millis(left),
         }
     }
 
@@ -56,7 +66,7 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64;
-        Deadline::from_epoch_millis(now + ms)
+        Deadline::from_header_millis(now + ms)
     }
 
     #[test]
@@ -71,8 +81,18 @@ mod tests {
     }
 
     #[test]
+    fn cargo_lambdas_relative_deadline_is_read_as_time_left() {
+        let d = Deadline::from_header_millis(600_000);
+        assert!((d.work_end() - d.start).as_secs() == 595);
+    }
+
+    #[test]
     fn a_deadline_in_the_past_gives_no_time_rather_than_panicking() {
-        let d = Deadline::from_epoch_millis(1);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let d = Deadline::from_header_millis(now - 5_000);
         assert_eq!(d.work_end(), d.start);
         assert_eq!(d.send_end(), d.start);
     }

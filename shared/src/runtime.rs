@@ -56,7 +56,7 @@ struct Handler<R> {
 
 impl<R: CustomResource> Handler<R> {
     async fn handle(&self, event: LambdaEvent<Value>) {
-        let deadline = Deadline::from_epoch_millis(event.context.deadline);
+        let deadline = Deadline::from_header_millis(event.context.deadline);
         let Some(envelope) = Envelope::read(&event.payload) else {
             let keys: Vec<&String> = event
                 .payload

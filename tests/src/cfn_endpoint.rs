@@ -43,38 +43,46 @@ pub struct CfnEndpoint {
 
 impl CfnEndpoint {
     pub async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// On a given loopback port (0: any free one).
+    pub async fn start_on(port: u16) -> Self {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
-        let address = http::serve(Arc::new(move |request: Request| {
-            let state = Arc::clone(&shared);
-            Box::pin(async move {
-                let key = request.path_and_query.clone();
-                let (mode, attempt) = {
-                    let mut s = state.lock().unwrap();
-                    let attempt = s.attempts.entry(key.clone()).or_default();
-                    *attempt += 1;
-                    let attempt = *attempt;
-                    (s.modes.get(&key).cloned().unwrap_or_default(), attempt)
-                };
-                tokio::time::sleep(mode.delay).await;
-                let problems = check(&request);
-                let status = if attempt <= mode.fail_first {
-                    503
-                } else if problems.is_empty() {
-                    200
-                } else {
-                    400
-                };
-                state.lock().unwrap().received.push(Received {
-                    path_and_query: key,
-                    content_type: request.header("content-type").map(str::to_owned),
-                    body: request.body.clone(),
-                    status,
-                    problems,
-                });
-                Response::status(status)
-            })
-        }))
+        let address = http::serve(
+            Arc::new(move |request: Request| {
+                let state = Arc::clone(&shared);
+                Box::pin(async move {
+                    let key = request.path_and_query.clone();
+                    let (mode, attempt) = {
+                        let mut s = state.lock().unwrap();
+                        let attempt = s.attempts.entry(key.clone()).or_default();
+                        *attempt += 1;
+                        let attempt = *attempt;
+                        (s.modes.get(&key).cloned().unwrap_or_default(), attempt)
+                    };
+                    tokio::time::sleep(mode.delay).await;
+                    let problems = check(&request);
+                    let status = if attempt <= mode.fail_first {
+                        503
+                    } else if problems.is_empty() {
+                        200
+                    } else {
+                        400
+                    };
+                    state.lock().unwrap().received.push(Received {
+                        path_and_query: key,
+                        content_type: request.header("content-type").map(str::to_owned),
+                        body: request.body.clone(),
+                        status,
+                        problems,
+                    });
+                    Response::status(status)
+                })
+            }),
+            port,
+        )
         .await;
         Self {
             base: format!("http://{address}"),
@@ -94,6 +102,11 @@ impl CfnEndpoint {
     pub fn set_mode(&self, url: &str, mode: EndpointMode) {
         let key = url.strip_prefix(&self.base).unwrap_or(url).to_owned();
         self.state.lock().unwrap().modes.insert(key, mode);
+    }
+
+    /// Every PUT received so far, in order.
+    pub fn all_received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
     }
 
     /// Every PUT received for `url`, in order.

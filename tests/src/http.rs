@@ -46,9 +46,9 @@ impl Response {
 pub type Handler =
     Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
 
-/// Serves `handler` on a free loopback port until the test process ends.
-pub async fn serve(handler: Handler) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+/// Serves `handler` on a loopback port (0: any free one) until the process ends.
+pub async fn serve(handler: Handler, port: u16) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");

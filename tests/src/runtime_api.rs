@@ -47,73 +47,77 @@ impl RuntimeApi {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let polled = Arc::new(Notify::new());
         let (state, notify) = (Arc::clone(&shared), Arc::clone(&polled));
-        let address = http::serve(Arc::new(move |request: Request| {
-            let receiver = Arc::clone(&receiver);
-            let state = Arc::clone(&state);
-            let notify = Arc::clone(&notify);
-            Box::pin(async move {
-                let path = request.path_and_query.clone();
-                if request.method == "GET" && path == format!("{PREFIX}/invocation/next") {
-                    state.lock().unwrap().polls += 1;
-                    notify.notify_waiters();
-                    let Some(next) = receiver.lock().await.recv().await else {
-                        return Response::status(500);
-                    };
-                    return Response {
-                        status: 200,
-                        headers: vec![
-                            ("Lambda-Runtime-Aws-Request-Id".into(), next.request_id),
-                            (
-                                "Lambda-Runtime-Deadline-Ms".into(),
-                                next.deadline_ms.to_string(),
-                            ),
-                            (
-                                "Lambda-Runtime-Invoked-Function-Arn".into(),
-                                "arn:aws:lambda:us-east-1:123456789012:function:under-test".into(),
-                            ),
-                            (
-                                "Lambda-Runtime-Trace-Id".into(),
-                                "Root=1-00000000-000000000000000000000000".into(),
-                            ),
-                            ("Content-Type".into(), "application/json".into()),
-                        ],
-                        body: serde_json::to_vec(&next.payload).unwrap_or_default(),
-                    };
-                }
-                if request.method == "POST" && path == format!("{PREFIX}/init/error") {
-                    state.lock().unwrap().init_error =
-                        Some(String::from_utf8_lossy(&request.body).into());
-                    return Response::status(202);
-                }
-                let rest = path
-                    .strip_prefix(&format!("{PREFIX}/invocation/"))
-                    .unwrap_or_default();
-                let result = if let Some(id) = rest.strip_suffix("/response") {
-                    Some((
-                        id,
-                        RuntimeResult::Success(
-                            serde_json::from_slice(&request.body).unwrap_or(Value::Null),
-                        ),
-                    ))
-                } else {
-                    rest.strip_suffix("/error").map(|id| {
-                        (
-                            id,
-                            RuntimeResult::Error(String::from_utf8_lossy(&request.body).into()),
-                        )
-                    })
-                };
-                match result {
-                    Some((id, result)) => {
-                        if let Some(waiter) = state.lock().unwrap().waiting.remove(id) {
-                            let _ = waiter.send(result);
-                        }
-                        Response::status(202)
+        let address = http::serve(
+            Arc::new(move |request: Request| {
+                let receiver = Arc::clone(&receiver);
+                let state = Arc::clone(&state);
+                let notify = Arc::clone(&notify);
+                Box::pin(async move {
+                    let path = request.path_and_query.clone();
+                    if request.method == "GET" && path == format!("{PREFIX}/invocation/next") {
+                        state.lock().unwrap().polls += 1;
+                        notify.notify_waiters();
+                        let Some(next) = receiver.lock().await.recv().await else {
+                            return Response::status(500);
+                        };
+                        return Response {
+                            status: 200,
+                            headers: vec![
+                                ("Lambda-Runtime-Aws-Request-Id".into(), next.request_id),
+                                (
+                                    "Lambda-Runtime-Deadline-Ms".into(),
+                                    next.deadline_ms.to_string(),
+                                ),
+                                (
+                                    "Lambda-Runtime-Invoked-Function-Arn".into(),
+                                    "arn:aws:lambda:us-east-1:123456789012:function:under-test"
+                                        .into(),
+                                ),
+                                (
+                                    "Lambda-Runtime-Trace-Id".into(),
+                                    "Root=1-00000000-000000000000000000000000".into(),
+                                ),
+                                ("Content-Type".into(), "application/json".into()),
+                            ],
+                            body: serde_json::to_vec(&next.payload).unwrap_or_default(),
+                        };
                     }
-                    None => Response::status(404),
-                }
-            })
-        }))
+                    if request.method == "POST" && path == format!("{PREFIX}/init/error") {
+                        state.lock().unwrap().init_error =
+                            Some(String::from_utf8_lossy(&request.body).into());
+                        return Response::status(202);
+                    }
+                    let rest = path
+                        .strip_prefix(&format!("{PREFIX}/invocation/"))
+                        .unwrap_or_default();
+                    let result = if let Some(id) = rest.strip_suffix("/response") {
+                        Some((
+                            id,
+                            RuntimeResult::Success(
+                                serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+                            ),
+                        ))
+                    } else {
+                        rest.strip_suffix("/error").map(|id| {
+                            (
+                                id,
+                                RuntimeResult::Error(String::from_utf8_lossy(&request.body).into()),
+                            )
+                        })
+                    };
+                    match result {
+                        Some((id, result)) => {
+                            if let Some(waiter) = state.lock().unwrap().waiting.remove(id) {
+                                let _ = waiter.send(result);
+                            }
+                            Response::status(202)
+                        }
+                        None => Response::status(404),
+                    }
+                })
+            }),
+            0,
+        )
         .await;
         Self {
             address,
@@ -143,13 +147,24 @@ impl RuntimeApi {
     /// Delivers an event with a deadline `timeout` from now; waits for the handler's result
     /// (or the deadline plus a second). Returns the result and the deadline.
     pub async fn invoke(&self, payload: Value, timeout: Duration) -> (RuntimeResult, Instant) {
-        let request_id = format!("lambda-{}", crate::events::unique());
-        let deadline = Instant::now() + timeout;
         let deadline_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64
             + timeout.as_millis() as u64;
+        self.invoke_with_header(payload, timeout, deadline_ms).await
+    }
+
+    /// As `invoke`, with the deadline header's value given: `cargo lambda watch` sends the
+    /// milliseconds left rather than an epoch time.
+    pub async fn invoke_with_header(
+        &self,
+        payload: Value,
+        timeout: Duration,
+        deadline_ms: u64,
+    ) -> (RuntimeResult, Instant) {
+        let request_id = format!("lambda-{}", crate::events::unique());
+        let deadline = Instant::now() + timeout;
         let (sender, receiver) = oneshot::channel();
         self.shared
             .lock()

@@ -418,3 +418,17 @@ async fn delete_ignores_properties_create_would_refuse() {
     assert_eq!(r.status(), "SUCCESS");
     assert_eq!(r.answer()["PhysicalResourceId"], "some-id");
 }
+
+#[tokio::test]
+async fn the_relative_deadline_cargo_lambda_sends_is_understood() {
+    let h = harness().await;
+    let event = h.event("Res").create(json!({"Behavior": "ok"}));
+    let url = event["ResponseURL"].as_str().unwrap().to_owned();
+    // cargo lambda watch sends "Lambda-Runtime-Deadline-Ms: 600000".
+    let (lambda, _) = h.runtime.invoke_with_header(event, TIMEOUT, 600_000).await;
+    assert!(matches!(lambda, RuntimeResult::Success(_)));
+    let received = h.endpoint.received_for(&url);
+    assert_eq!(received.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+}

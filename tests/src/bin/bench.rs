@@ -1,0 +1,90 @@
+//! Measures a function as Lambda runs it: start-up to first poll, one Create, peak RSS.
+//! Prints numbers; asserts nothing. Run through tests/bench.sh.
+//!
+//! usage: bench BINARY admin-password
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use integration_tests::events::unique;
+use integration_tests::{Harness, RuntimeApi, process::FunctionProcess};
+use serde_json::{Value, json};
+
+const STARTS: usize = 20;
+const CREATES: usize = 20;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let binary = PathBuf::from(args.next().context("usage: bench BINARY SCENARIO")?);
+    let scenario = args.next().context("usage: bench BINARY SCENARIO")?;
+    let name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("function")
+        .to_owned();
+
+    let mut starts = Vec::new();
+    for _ in 0..STARTS {
+        let runtime = RuntimeApi::start().await;
+        let began = Instant::now();
+        let _function = FunctionProcess::spawn(&binary, &runtime.address(), &[]);
+        if !runtime.wait_for_poll(Duration::from_secs(10)).await {
+            bail!("{name} never polled the Runtime API");
+        }
+        starts.push(began.elapsed());
+    }
+
+    let h = Harness::start(binary.clone(), &[]).await;
+    let mut creates = Vec::new();
+    for _ in 0..CREATES {
+        let event = create_event(&h, &scenario)?;
+        let began = Instant::now();
+        let r = h.invoke(event, Duration::from_secs(60)).await;
+        creates.push(began.elapsed());
+        if r.status() != "SUCCESS" {
+            bail!("a Create failed: {}", r.reason());
+        }
+    }
+    let rss_kb = peak_rss_kb(h.function.id().context("function exited")?)?;
+
+    println!("{name}: start-up to first poll  {}", summary(&starts));
+    println!("{name}: one Create ({scenario})  {}", summary(&creates));
+    println!(
+        "{name}: peak RSS after {CREATES} Creates  {:.1} MB",
+        rss_kb as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn create_event(h: &Harness, scenario: &str) -> anyhow::Result<Value> {
+    Ok(match scenario {
+        "admin-password" => h
+            .event("AdminPassword")
+            .create(json!({"ParameterName": format!("/bench/{}/admin-password", unique())})),
+        other => bail!("unknown scenario {other}"),
+    })
+}
+
+fn summary(samples: &[Duration]) -> String {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    format!(
+        "median {:.1} ms, min {:.1} ms, max {:.1} ms ({} runs)",
+        ms[ms.len() / 2],
+        ms[0],
+        ms[ms.len() - 1],
+        ms.len()
+    )
+}
+
+/// The process's high-water mark of resident memory, from /proc.
+fn peak_rss_kb(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc status")
+}
