@@ -53,6 +53,48 @@ pub struct PasswordOptions {
     pub require_each_included_type: Option<bool>,
 }
 
+/// Adds the generator's properties to a resource's properties struct, with
+/// `password_options()`. Listed in the struct rather than flattened: serde loses a
+/// flattened field's name in its errors, and every error must name its property.
+/// The crate must be imported as `shared` (serde's `deserialize_with` takes a path string).
+#[macro_export]
+macro_rules! with_password_properties {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($body)*
+            #[serde(default, deserialize_with = "::shared::properties::optional_number")]
+            pub password_length: Option<u32>,
+            #[serde(default)]
+            pub exclude_characters: Option<String>,
+            #[serde(default, deserialize_with = "::shared::properties::optional_boolean")]
+            pub exclude_lowercase: Option<bool>,
+            #[serde(default, deserialize_with = "::shared::properties::optional_boolean")]
+            pub exclude_uppercase: Option<bool>,
+            #[serde(default, deserialize_with = "::shared::properties::optional_boolean")]
+            pub exclude_numbers: Option<bool>,
+            #[serde(default, deserialize_with = "::shared::properties::optional_boolean")]
+            pub exclude_punctuation: Option<bool>,
+            #[serde(default, deserialize_with = "::shared::properties::optional_boolean")]
+            pub require_each_included_type: Option<bool>,
+        }
+
+        impl $name {
+            pub fn password_options(&self) -> $crate::password::PasswordOptions {
+                $crate::password::PasswordOptions {
+                    password_length: self.password_length,
+                    exclude_characters: self.exclude_characters.clone(),
+                    exclude_lowercase: self.exclude_lowercase,
+                    exclude_uppercase: self.exclude_uppercase,
+                    exclude_numbers: self.exclude_numbers,
+                    exclude_punctuation: self.exclude_punctuation,
+                    require_each_included_type: self.require_each_included_type,
+                }
+            }
+        }
+    };
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PasswordError {
     #[error("PasswordLength must be between {MIN_LENGTH} and {MAX_LENGTH}, got {0}")]

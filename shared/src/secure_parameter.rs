@@ -11,6 +11,9 @@ use crate::resource::Owner;
 pub const DEFAULT_KMS_KEY: &str = "alias/aws/ssm";
 pub const STACK_TAG: &str = "custom-resource:stack-id";
 pub const LOGICAL_ID_TAG: &str = "custom-resource:logical-id";
+/// Which generation of the resource (its PhysicalResourceId) uses the parameter now, for
+/// resources whose replacement may keep the same parameter.
+pub const PHYSICAL_ID_TAG: &str = "custom-resource:physical-id";
 /// SSM's limit for a name, its ARN prefix included; `arn:aws:ssm:REGION:ACCOUNT:parameter`
 /// takes about 60 of those.
 const MAX_NAME: usize = 1011 - 64;
@@ -229,6 +232,47 @@ impl SecureParameters {
 
     /// `None` if the parameter does not exist; `Some(None)` if it has no owner tags.
     async fn owner_of(&self, name: &str) -> Result<Option<Option<Owner>>, ParameterError> {
+        let Some(tags) = self.tags(name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            match (find(&tags, STACK_TAG), find(&tags, LOGICAL_ID_TAG)) {
+                (Some(stack_id), Some(logical_resource_id)) => Some(Owner {
+                    stack_id,
+                    logical_resource_id,
+                }),
+                _ => None,
+            },
+        ))
+    }
+
+    /// Records which generation of the resource uses the parameter now.
+    pub async fn set_physical_id(
+        &self,
+        name: &str,
+        physical_id: &str,
+    ) -> Result<(), ParameterError> {
+        self.ssm
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .tags(tag(PHYSICAL_ID_TAG, physical_id)?)
+            .send()
+            .await
+            .map_err(|e| aws("AddTagsToResource", name, &e))?;
+        Ok(())
+    }
+
+    /// The generation recorded by [`Self::set_physical_id`], if any.
+    pub async fn physical_id(&self, name: &str) -> Result<Option<String>, ParameterError> {
+        Ok(self
+            .tags(name)
+            .await?
+            .and_then(|tags| find(&tags, PHYSICAL_ID_TAG)))
+    }
+
+    /// The parameter's tags; `None` if it does not exist.
+    async fn tags(&self, name: &str) -> Result<Option<Vec<Tag>>, ParameterError> {
         let listed = self
             .ssm
             .list_tags_for_resource()
@@ -236,28 +280,16 @@ impl SecureParameters {
             .resource_id(name)
             .send()
             .await;
-        let tags = match listed {
-            Ok(out) => out.tag_list.unwrap_or_default(),
+        match listed {
+            Ok(out) => Ok(Some(out.tag_list.unwrap_or_default())),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_invalid_resource_id()) =>
             {
-                return Ok(None);
+                Ok(None)
             }
-            Err(e) => return Err(aws("ListTagsForResource", name, &e)),
-        };
-        let find = |key: &str| {
-            tags.iter()
-                .find(|t| t.key() == key)
-                .map(|t| t.value().to_owned())
-        };
-        Ok(Some(match (find(STACK_TAG), find(LOGICAL_ID_TAG)) {
-            (Some(stack_id), Some(logical_resource_id)) => Some(Owner {
-                stack_id,
-                logical_resource_id,
-            }),
-            _ => None,
-        }))
+            Err(e) => Err(aws("ListTagsForResource", name, &e)),
+        }
     }
 
     /// Reads and decrypts the parameter; `None` if it does not exist.
@@ -331,6 +363,12 @@ impl SecureParameters {
             Err(e) => Err(aws("DeleteParameter", name, &e)),
         }
     }
+}
+
+fn find(tags: &[Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == key)
+        .map(|t| t.value().to_owned())
 }
 
 fn tag(key: &str, value: &str) -> Result<Tag, ParameterError> {

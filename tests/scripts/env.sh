@@ -12,6 +12,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 cleanup() {
   local pid
+  stop_postgres
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
@@ -64,4 +65,83 @@ start_moto() {
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
   export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+}
+
+# Runs a command as the PostgreSQL owner: the server refuses to run as root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u cfn-pgtest -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# A throwaway PostgreSQL 15 cluster on loopback, shaped like RDS: TLS on, every statement
+# logged, and an admin that is not a superuser but has CREATEDB and CREATEROLE.
+# Exports PGHOST, PGPORT, PG_ADMIN_USER, PG_ADMIN_PASSWORD, PG_CA_FILE, PG_LOG_FILE.
+start_postgres() {
+  local bin=/usr/lib/postgresql/15/bin
+  if [ ! -x "$bin/initdb" ]; then
+    [ "$(id -u)" = 0 ] || die "PostgreSQL 15 is missing: run 'sudo apt-get install postgresql-15' (no root here to do it)"
+    say "installing PostgreSQL 15 from Debian's packages"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null \
+      || die "apt-get could not install postgresql-15"
+  fi
+  command -v openssl >/dev/null || die "openssl is needed to make the test cluster's certificates"
+  local pg="$WORK/postgres"
+  mkdir -p "$pg"
+  if [ "$(id -u)" = 0 ]; then
+    id cfn-pgtest >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin cfn-pgtest
+    chmod 755 "$WORK"
+  fi
+
+  # A CA of our own and a server certificate for 127.0.0.1 / localhost, so verify-full can be tested.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=test cluster CA" \
+    -keyout "$pg/ca.key" -out "$pg/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$pg/server.key" -out "$pg/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$pg/san.ext"
+  openssl x509 -req -in "$pg/server.csr" -CA "$pg/ca.crt" -CAkey "$pg/ca.key" -CAcreateserial \
+    -days 2 -extfile "$pg/san.ext" -out "$pg/server.crt" 2>/dev/null
+  chmod 600 "$pg/server.key"
+  [ "$(id -u)" = 0 ] && chown -R cfn-pgtest "$pg"
+
+  local port
+  port=$(free_port)
+  as_pg "$bin/initdb" -D "$pg/data" -U postgres --auth-local=trust --auth-host=reject \
+    >"$pg/initdb.log" 2>&1 || die "initdb failed (see $pg/initdb.log)"
+  cat >>"$pg/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$pg'
+ssl = on
+ssl_cert_file = '$pg/server.crt'
+ssl_key_file = '$pg/server.key'
+password_encryption = 'scram-sha-256'
+log_statement = 'all'
+log_min_error_statement = 'error'
+max_connections = 100
+fsync = off
+CONF
+  cat >"$pg/data/pg_hba.conf" <<HBA
+local all postgres trust
+host all all 127.0.0.1/32 scram-sha-256
+HBA
+  say "starting PostgreSQL 15 on 127.0.0.1:$port (TLS, statements logged)"
+  as_pg "$bin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w start >/dev/null \
+    || die "PostgreSQL did not start (see $pg/server.log)"
+  PG_STOP="$bin/pg_ctl -D $pg/data -m immediate stop"
+
+  PG_ADMIN_USER=platform_admin
+  PG_ADMIN_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+  # Not logged: the admin's own password stays out of the server log.
+  as_pg "$bin/psql" -q -h "$pg" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "SET log_statement = 'none'" \
+    -c "CREATE ROLE $PG_ADMIN_USER LOGIN CREATEDB CREATEROLE PASSWORD '$PG_ADMIN_PASSWORD'" >/dev/null \
+    || die "could not create the admin role"
+  export PGHOST=127.0.0.1 PGPORT=$port PG_ADMIN_USER PG_ADMIN_PASSWORD
+  export PG_CA_FILE="$pg/ca.crt" PG_LOG_FILE="$pg/server.log"
+}
+
+stop_postgres() {
+  if [ -n "${PG_STOP:-}" ]; then as_pg $PG_STOP >/dev/null 2>&1 || true; fi
 }

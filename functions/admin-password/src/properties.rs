@@ -1,56 +1,29 @@
 //! The resource's properties, as CloudFormation sends them.
 
 use serde::Deserialize;
-use shared::password::PasswordOptions;
-use shared::properties::{lenient_string, optional_boolean, optional_number};
+use shared::properties::{lenient_string, optional_boolean};
 use shared::secure_parameter::DEFAULT_KMS_KEY;
 
-/// Create and Update: every name checked, strings accepted for numbers and booleans.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct Properties {
-    pub parameter_name: String,
-    #[serde(default)]
-    pub kms_key_id: Option<String>,
-    // The generator's options, listed here rather than flattened: serde loses the
-    // property's name in errors from flattened fields.
-    #[serde(default, deserialize_with = "optional_number")]
-    pub password_length: Option<u32>,
-    #[serde(default)]
-    pub exclude_characters: Option<String>,
-    #[serde(default, deserialize_with = "optional_boolean")]
-    pub exclude_lowercase: Option<bool>,
-    #[serde(default, deserialize_with = "optional_boolean")]
-    pub exclude_uppercase: Option<bool>,
-    #[serde(default, deserialize_with = "optional_boolean")]
-    pub exclude_numbers: Option<bool>,
-    #[serde(default, deserialize_with = "optional_boolean")]
-    pub exclude_punctuation: Option<bool>,
-    #[serde(default, deserialize_with = "optional_boolean")]
-    pub require_each_included_type: Option<bool>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub rotation_token: Option<String>,
-    /// Checked here so a typo fails the Create; acted on at Delete, from [`Existing`].
-    #[serde(default, deserialize_with = "optional_boolean")]
-    #[allow(dead_code)]
-    pub retain_on_delete: Option<bool>,
+shared::with_password_properties! {
+    /// Create and Update: every name checked, strings accepted for numbers and booleans.
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+    pub struct Properties {
+        pub parameter_name: String,
+        #[serde(default)]
+        pub kms_key_id: Option<String>,
+        #[serde(default)]
+        pub description: Option<String>,
+        #[serde(default)]
+        pub rotation_token: Option<String>,
+        /// Checked here so a typo fails the Create; acted on at Delete, from [`Existing`].
+        #[serde(default, deserialize_with = "optional_boolean")]
+        #[allow(dead_code)]
+        pub retain_on_delete: Option<bool>,
+    }
 }
 
 impl Properties {
-    pub fn password_options(&self) -> PasswordOptions {
-        PasswordOptions {
-            password_length: self.password_length,
-            exclude_characters: self.exclude_characters.clone(),
-            exclude_lowercase: self.exclude_lowercase,
-            exclude_uppercase: self.exclude_uppercase,
-            exclude_numbers: self.exclude_numbers,
-            exclude_punctuation: self.exclude_punctuation,
-            require_each_included_type: self.require_each_included_type,
-        }
-    }
-
     pub fn kms_key_id(&self) -> &str {
         self.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
     }
