@@ -8,7 +8,7 @@ source "$(dirname "$0")/scripts/env.sh"
 cd "$ROOT"
 ensure_venv
 
-FUNCTIONS=(admin-password)
+FUNCTIONS=(admin-password service-database)
 
 say "release build (x86_64, to measure here)"
 cargo build --release --quiet "${FUNCTIONS[@]/#/--bin=}"
@@ -17,6 +17,7 @@ say "release build (arm64, as deployed)"
 cargo lambda build --release --arm64 --output-format zip --quiet "${FUNCTIONS[@]/#/--bin=}"
 
 start_moto
+start_postgres
 for f in "${FUNCTIONS[@]}"; do
   "$ROOT/target/debug/bench" "$ROOT/target/release/$f" "$f"
   zip="$ROOT/target/lambda/$f/bootstrap.zip"

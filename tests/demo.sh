@@ -12,6 +12,7 @@ ensure_venv
 say "building the functions"
 cargo build --workspace --bins --quiet
 start_moto
+start_postgres
 
 RESPONSE_PORT=$(free_port)
 export RESPONSE_BASE="http://127.0.0.1:$RESPONSE_PORT"
@@ -22,7 +23,7 @@ wait_for_port "$RESPONSE_PORT" "the response endpoint"
 INVOKE_PORT=$(free_port)
 say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT"
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON" \
+  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,DATABASE_CA_BUNDLE=$PG_CA_FILE" \
   >"$WORK/functions.log" 2>&1 &
 PIDS+=($!)
 wait_for_port "$INVOKE_PORT" "cargo lambda watch"
@@ -47,31 +48,60 @@ step() {
   tail -n +"$((before + 1))" "$WORK/responses.log"
 }
 
-KEY_ARN=$(python3 - <<'PY'
+python3 - <<'PY'
 import boto3
 kms = boto3.client("kms")
-key = kms.create_key(Description="orders-platform demo key")["KeyMetadata"]
-kms.create_alias(AliasName="alias/orders-platform", TargetKeyId=key["KeyId"])
-print(key["Arn"])
+for alias in ("alias/orders-platform", "alias/orders-service"):
+    key = kms.create_key(Description=f"demo key {alias}")["KeyMetadata"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    print(f"KMS key {alias}: {key['Arn']}")
 PY
-)
-say "KMS key alias/orders-platform is $KEY_ARN"
 
-NAME=/orders-platform/rds/admin-password
-PROPS="{\"ParameterName\": \"$NAME\", \"KmsKeyId\": \"alias/orders-platform\", \"RotationToken\": \"2026-11\"}"
-ROTATED="{\"ParameterName\": \"$NAME\", \"KmsKeyId\": \"alias/orders-platform\", \"RotationToken\": \"2026-12\"}"
+ssm_value() {
+  python3 -c 'import sys, boto3; print(boto3.client("ssm").get_parameter(Name=sys.argv[1], WithDecryption=True)["Parameter"]["Value"])' "$1"
+}
 
-step "admin-password: Create" admin-password Create AdminPassword "$PROPS"
-step "admin-password: Create redelivered (adopts its own parameter)" admin-password Create AdminPassword "$PROPS"
-step "admin-password: Update with a new RotationToken (new version)" admin-password Update AdminPassword "$ROTATED" "$NAME" "$PROPS"
+ADMIN=/orders-platform/rds/admin-password
+A1="{\"ParameterName\": \"$ADMIN\", \"KmsKeyId\": \"alias/orders-platform\", \"RotationToken\": \"2026-11\"}"
+A2="{\"ParameterName\": \"$ADMIN\", \"KmsKeyId\": \"alias/orders-platform\", \"RotationToken\": \"2026-12\"}"
+
+export RESOURCE_TYPE=Custom::AdminPassword
+step "admin-password: Create" admin-password Create AdminPassword "$A1"
+step "admin-password: Create redelivered (adopts its own parameter)" admin-password Create AdminPassword "$A1"
 step "admin-password: a bad property is a clear FAILED" admin-password Create OtherPassword \
   '{"ParameterName": "/orders-platform/rds/other", "PasswordLength": "5"}'
-step "admin-password: Delete" admin-password Delete AdminPassword "$ROTATED" "$NAME"
 
-python3 - "$NAME" <<'PY'
-import sys, boto3
+say "the cluster takes its master password from the parameter (Fn::GetAtt AdminPassword.Password)"
+pg_set_admin_password "$(ssm_value "$ADMIN")"
+
+DB="{\"Host\": \"127.0.0.1\", \"Port\": \"$PGPORT\", \"AdminUsername\": \"$PG_ADMIN_USER\",
+  \"AdminPasswordParameterName\": \"$ADMIN\", \"DatabaseName\": \"orders\",
+  \"PasswordParameterName\": \"/orders-platform/orders/db-password\", \"KmsKeyId\": \"alias/orders-service\",
+  \"SslMode\": \"verify-full\", \"OnDelete\": \"Drop\""
+DB1="$DB, \"RotationToken\": \"1\"}"
+DB2="$DB, \"RotationToken\": \"2\"}"
+DB_ID="orders@127.0.0.1:$PGPORT/orders"
+
+export RESOURCE_TYPE=Custom::ServiceDatabase
+step "service-database: Create (database orders, role orders, TLS verify-full)" service-database Create OrdersDatabase "$DB1"
+say "the orders role logs in with the password from SSM"
+PGPASSWORD=$(ssm_value /orders-platform/orders/db-password) psql -X -A -t \
+  "host=127.0.0.1 port=$PGPORT user=orders dbname=orders sslmode=verify-full sslrootcert=$PG_CA_FILE" \
+  -c "SELECT 'connected as ' || current_user || ' to ' || current_database() || ', TLS ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+step "service-database: Update with a new RotationToken (ALTER ROLE, new parameter version)" \
+  service-database Update OrdersDatabase "$DB2" "$DB_ID" "$DB1"
+step "service-database: a hostile DatabaseName is refused" service-database Create EvilDatabase \
+  "{\"Host\": \"127.0.0.1\", \"Port\": \"$PGPORT\", \"AdminUsername\": \"$PG_ADMIN_USER\", \"AdminPasswordParameterName\": \"$ADMIN\", \"DatabaseName\": \"orders\\\"; DROP DATABASE postgres; --\", \"PasswordParameterName\": \"/orders-platform/evil/db-password\"}"
+step "service-database: Delete (OnDelete: Drop)" service-database Delete OrdersDatabase "$DB2" "$DB_ID"
+
+export RESOURCE_TYPE=Custom::AdminPassword
+step "admin-password: Update with a new RotationToken (new version)" admin-password Update AdminPassword "$A2" "$ADMIN" "$A1"
+step "admin-password: Delete" admin-password Delete AdminPassword "$A2" "$ADMIN"
+
+python3 - <<'PY'
+import boto3
 names = [p["Name"] for p in boto3.client("ssm").describe_parameters()["Parameters"]]
-print(f"\nparameters left in SSM: {names or 'none'} ({sys.argv[1]} deleted: {sys.argv[1] not in names})")
+print(f"\nparameters left in SSM: {names or 'none'}")
 PY
 if grep -q "REJECTED" "$WORK/responses.log"; then
   die "CloudFormation would have rejected a response (see above)"

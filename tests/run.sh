@@ -17,6 +17,7 @@ say "building the functions"
 cargo build --workspace --bins --quiet
 
 start_moto
+start_postgres
 say "cargo test"
 cargo test --workspace --quiet
 say "all tests passed"

@@ -131,6 +131,7 @@ HBA
   as_pg "$bin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w start >/dev/null \
     || die "PostgreSQL did not start (see $pg/server.log)"
   PG_STOP="$bin/pg_ctl -D $pg/data -m immediate stop"
+  PG_SUPERUSER_PSQL="$bin/psql -q -h $pg -p $port -U postgres -d postgres -v ON_ERROR_STOP=1"
 
   PG_ADMIN_USER=platform_admin
   PG_ADMIN_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
@@ -140,6 +141,16 @@ HBA
     || die "could not create the admin role"
   export PGHOST=127.0.0.1 PGPORT=$port PG_ADMIN_USER PG_ADMIN_PASSWORD
   export PG_CA_FILE="$pg/ca.crt" PG_LOG_FILE="$pg/server.log"
+}
+
+# Sets the admin's password as the cluster's superuser (what RDS does with the cluster's
+# MasterUserPassword), unlogged; the password comes in $1 and is quoted by psql.
+pg_set_admin_password() {
+  NEW_ADMIN_PASSWORD=$1 as_pg $PG_SUPERUSER_PSQL <<SQL >/dev/null
+SET log_statement = 'none';
+\getenv pw NEW_ADMIN_PASSWORD
+ALTER ROLE $PG_ADMIN_USER PASSWORD :'pw';
+SQL
 }
 
 stop_postgres() {

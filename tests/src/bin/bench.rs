@@ -1,7 +1,7 @@
 //! Measures a function as Lambda runs it: start-up to first poll, one Create, peak RSS.
 //! Prints numbers; asserts nothing. Run through tests/bench.sh.
 //!
-//! usage: bench BINARY admin-password
+//! usage: bench BINARY admin-password|service-database
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -37,9 +37,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let h = Harness::start(binary.clone(), &[]).await;
+    let setup = Setup::new(&scenario).await?;
     let mut creates = Vec::new();
     for _ in 0..CREATES {
-        let event = create_event(&h, &scenario)?;
+        let event = setup.create_event(&h)?;
         let began = Instant::now();
         let r = h.invoke(event, Duration::from_secs(60)).await;
         creates.push(began.elapsed());
@@ -58,13 +59,51 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create_event(h: &Harness, scenario: &str) -> anyhow::Result<Value> {
-    Ok(match scenario {
-        "admin-password" => h
-            .event("AdminPassword")
-            .create(json!({"ParameterName": format!("/bench/{}/admin-password", unique())})),
-        other => bail!("unknown scenario {other}"),
-    })
+/// What a scenario's Creates need.
+enum Setup {
+    AdminPassword,
+    /// The admin password parameter, on the cluster tests/scripts/env.sh started.
+    ServiceDatabase {
+        admin_parameter: String,
+    },
+}
+
+impl Setup {
+    async fn new(scenario: &str) -> anyhow::Result<Self> {
+        Ok(match scenario {
+            "admin-password" => Self::AdminPassword,
+            "service-database" => {
+                let ssm = aws_sdk_ssm::Client::new(&integration_tests::aws_config().await);
+                let admin_parameter = format!("/bench/{}/admin", unique());
+                ssm.put_parameter()
+                    .name(&admin_parameter)
+                    .value(std::env::var("PG_ADMIN_PASSWORD")?)
+                    .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                    .send()
+                    .await?;
+                Self::ServiceDatabase { admin_parameter }
+            }
+            other => bail!("unknown scenario {other}"),
+        })
+    }
+
+    fn create_event(&self, h: &Harness) -> anyhow::Result<Value> {
+        Ok(match self {
+            Self::AdminPassword => h
+                .event("AdminPassword")
+                .create(json!({"ParameterName": format!("/bench/{}/admin-password", unique())})),
+            Self::ServiceDatabase { admin_parameter } => {
+                let service = format!("bench_{}", unique().replace('-', "_"));
+                h.event("Database").create(json!({
+                    "Host": std::env::var("PGHOST")?, "Port": std::env::var("PGPORT")?,
+                    "AdminUsername": std::env::var("PG_ADMIN_USER")?,
+                    "AdminPasswordParameterName": admin_parameter,
+                    "DatabaseName": service,
+                    "PasswordParameterName": format!("/bench/{service}/password"),
+                }))
+            }
+        })
+    }
 }
 
 fn summary(samples: &[Duration]) -> String {

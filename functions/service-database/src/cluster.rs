@@ -1,0 +1,451 @@
+//! The PostgreSQL cluster, as its admin sees it: connection (TLS as asked), and the few
+//! statements this resource runs. Identifiers and values reach SQL only through the server's
+//! own `format('%I', '%L')` with bound parameters.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngExt;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use shared::Owner;
+use shared::password::Secret;
+use tokio_postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::properties::SslMode;
+
+/// How often a statement is tried when PostgreSQL says "busy, try again".
+const ATTEMPTS: u32 = 8;
+
+/// Where the cluster is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub admin_user: String,
+    pub admin_database: String,
+    pub ssl_mode: SslMode,
+    pub connect_timeout: Duration,
+}
+
+impl Target {
+    pub fn endpoint(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("could not connect to {endpoint} as {user}: {cause}")]
+    Connect {
+        endpoint: String,
+        user: String,
+        cause: String,
+    },
+    #[error("SslMode verify-full: {0}")]
+    Tls(String),
+    #[error("{step} failed on {endpoint}: {message}")]
+    Sql {
+        step: String,
+        endpoint: String,
+        message: String,
+    },
+}
+
+/// The comment that marks a role or database as this resource's, naming the generation
+/// (PhysicalResourceId) that uses it now.
+pub fn mark(owner: &Owner, physical_id: &str) -> String {
+    format!("{}{physical_id}", mark_prefix(owner))
+}
+
+fn mark_prefix(owner: &Owner) -> String {
+    format!(
+        "managed by CloudFormation: stack {} resource {} id ",
+        owner.stack_id, owner.logical_resource_id
+    )
+}
+
+/// Whether a comment marks the object as this resource's (any generation).
+pub fn owned_by(comment: &str, owner: &Owner) -> bool {
+    comment.starts_with(&mark_prefix(owner))
+}
+
+/// Whether a comment marks the object as this resource's, used by this generation.
+pub fn used_by(comment: &str, owner: &Owner, physical_id: &str) -> bool {
+    comment == mark(owner, physical_id)
+}
+
+pub struct Cluster {
+    client: Client,
+    endpoint: String,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+impl Cluster {
+    /// Connects as the admin, within the target's connect timeout (TLS and login included).
+    pub async fn connect(
+        target: &Target,
+        password: &Secret,
+        ca_bundle: Option<&Path>,
+    ) -> Result<Self, ClusterError> {
+        let endpoint = target.endpoint();
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&target.host)
+            .port(target.port)
+            .user(&target.admin_user)
+            .password(password.expose())
+            .dbname(&target.admin_database)
+            .application_name("cfn-service-database")
+            .connect_timeout(target.connect_timeout)
+            .ssl_mode(match target.ssl_mode {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+            });
+        let tls = MakeRustlsConnect::new(tls_config(target.ssl_mode, ca_bundle)?);
+        let failed = |cause: String| ClusterError::Connect {
+            endpoint: endpoint.clone(),
+            user: target.admin_user.clone(),
+            cause,
+        };
+        let (client, connection) = match tokio::time::timeout(
+            target.connect_timeout,
+            config.connect(tls),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(failed(format!(
+                    "no answer within {} s (ConnectTimeoutSeconds); check the host, port, security groups and routes",
+                    target.connect_timeout.as_secs()
+                )));
+            }
+            Ok(Err(error)) => return Err(failed(describe(&error))),
+            Ok(Ok(pair)) => pair,
+        };
+        let connection = tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(error = %describe(&error), "database connection ended");
+            }
+        });
+        Ok(Self {
+            client,
+            endpoint,
+            connection,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// `None` if the role does not exist, else its comment.
+    pub async fn role_comment(&self, role: &str) -> Result<Option<Option<String>>, ClusterError> {
+        self.comment(
+            "looking up the role",
+            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
+            role,
+        )
+        .await
+    }
+
+    /// `None` if the database does not exist, else its comment.
+    pub async fn database_comment(
+        &self,
+        database: &str,
+    ) -> Result<Option<Option<String>>, ClusterError> {
+        self.comment(
+            "looking up the database",
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            database,
+        )
+        .await
+    }
+
+    async fn comment(
+        &self,
+        step: &str,
+        query: &str,
+        name: &str,
+    ) -> Result<Option<Option<String>>, ClusterError> {
+        let row = self
+            .client
+            .query_opt(query, &[&name])
+            .await
+            .map_err(|e| self.sql_error(step, &e))?;
+        Ok(row.map(|r| r.get::<_, Option<String>>(0)))
+    }
+
+    /// The password goes to the server as a SCRAM-SHA-256 verifier computed here, so the
+    /// plain password never reaches the server's statement log.
+    pub async fn create_role(&self, role: &str, password: &Secret) -> Result<(), ClusterError> {
+        let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+        self.execute(
+            "CREATE ROLE",
+            "CREATE ROLE %I WITH LOGIN PASSWORD %L",
+            &[role, &verifier],
+        )
+        .await
+    }
+
+    pub async fn set_password(&self, role: &str, password: &Secret) -> Result<(), ClusterError> {
+        let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+        self.execute(
+            "ALTER ROLE",
+            "ALTER ROLE %I WITH LOGIN PASSWORD %L",
+            &[role, &verifier],
+        )
+        .await
+    }
+
+    pub async fn comment_role(&self, role: &str, mark: &str) -> Result<(), ClusterError> {
+        self.execute("COMMENT ON ROLE", "COMMENT ON ROLE %I IS %L", &[role, mark])
+            .await
+    }
+
+    /// An admin that is not a superuser (the RDS master user) may create a database owned by
+    /// another role only as a member of that role.
+    pub async fn grant_to_admin(&self, role: &str) -> Result<(), ClusterError> {
+        self.execute(
+            "GRANT the role to the admin",
+            "GRANT %I TO CURRENT_USER",
+            &[role],
+        )
+        .await
+    }
+
+    pub async fn create_database(&self, database: &str, owner: &str) -> Result<(), ClusterError> {
+        self.execute(
+            "CREATE DATABASE",
+            "CREATE DATABASE %I OWNER %I",
+            &[database, owner],
+        )
+        .await
+    }
+
+    pub async fn set_owner(&self, database: &str, owner: &str) -> Result<(), ClusterError> {
+        self.execute(
+            "ALTER DATABASE OWNER",
+            "ALTER DATABASE %I OWNER TO %I",
+            &[database, owner],
+        )
+        .await
+    }
+
+    pub async fn comment_database(&self, database: &str, mark: &str) -> Result<(), ClusterError> {
+        self.execute(
+            "COMMENT ON DATABASE",
+            "COMMENT ON DATABASE %I IS %L",
+            &[database, mark],
+        )
+        .await
+    }
+
+    /// Only the owner (and the admin, a member of it) may connect or create temporary tables.
+    pub async fn restrict(&self, database: &str) -> Result<(), ClusterError> {
+        self.execute(
+            "REVOKE CONNECT, TEMPORARY FROM PUBLIC",
+            "REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC",
+            &[database],
+        )
+        .await
+    }
+
+    /// Ends the database's sessions and drops it.
+    pub async fn drop_database(&self, database: &str) -> Result<(), ClusterError> {
+        self.execute(
+            "DROP DATABASE",
+            "DROP DATABASE IF EXISTS %I WITH (FORCE)",
+            &[database],
+        )
+        .await
+    }
+
+    pub async fn drop_role(&self, role: &str) -> Result<(), ClusterError> {
+        self.execute("DROP ROLE", "DROP ROLE IF EXISTS %I", &[role])
+            .await
+    }
+
+    /// Builds the statement with the server's `format()` from bound parameters, then runs it;
+    /// PostgreSQL's transient errors (a busy template database, concurrent catalog updates,
+    /// serialization failures) are retried with jittered backoff.
+    async fn execute(&self, step: &str, template: &str, args: &[&str]) -> Result<(), ClusterError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                let row = self
+                    .client
+                    .query_one(
+                        "SELECT format($1, VARIADIC $2::text[])",
+                        &[&template, &args],
+                    )
+                    .await?;
+                let statement: String = row.get(0);
+                self.client.batch_execute(&statement).await
+            }
+            .await;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < ATTEMPTS && is_transient(&error) => {
+                    let pause = 100 * 2u64.pow(attempt.min(5)) + rand::rng().random_range(0..100);
+                    tracing::info!(step, attempt, error = %describe(&error), "transient; retrying");
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                Err(error) => return Err(self.sql_error(step, &error)),
+            }
+        }
+    }
+
+    fn sql_error(&self, step: &str, error: &tokio_postgres::Error) -> ClusterError {
+        ClusterError::Sql {
+            step: step.to_owned(),
+            endpoint: self.endpoint.clone(),
+            message: describe(error),
+        }
+    }
+}
+
+/// The server's own words where there are some.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => shared::error_chain(error),
+    }
+}
+
+fn is_transient(error: &tokio_postgres::Error) -> bool {
+    let Some(db) = error.as_db_error() else {
+        return false;
+    };
+    match db.code().code() {
+        // object in use (a template being copied), serialization failure, deadlock, lock not available
+        "55006" | "40001" | "40P01" | "55P03" => true,
+        "XX000" => db.message().contains("tuple concurrently"),
+        _ => false,
+    }
+}
+
+fn tls_config(mode: SslMode, ca_bundle: Option<&Path>) -> Result<ClientConfig, ClusterError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClusterError::Tls(e.to_string()))?;
+    if mode != SslMode::VerifyFull {
+        // `require` (as in libpq): encrypted, the certificate not checked.
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth());
+    }
+    let path = ca_bundle.ok_or_else(|| {
+        ClusterError::Tls(
+            "the function's DATABASE_CA_BUNDLE environment variable must name a CA bundle file, e.g. the RDS global bundle shipped in the deployment package".into(),
+        )
+    })?;
+    let unreadable =
+        |e: &dyn std::fmt::Display| ClusterError::Tls(format!("CA bundle {}: {e}", path.display()));
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+        roots
+            .add(certificate.map_err(|e| unreadable(&e))?)
+            .map_err(|e| unreadable(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(unreadable(&"no certificates in it"));
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// Accepts any server certificate, but still checks the handshake's signatures.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/orders/1".into(),
+            logical_resource_id: "Database".into(),
+        }
+    }
+
+    #[test]
+    fn marks_tell_owner_and_generation() {
+        let m = mark(&owner(), "orders@db:5432/orders");
+        assert!(owned_by(&m, &owner()));
+        assert!(used_by(&m, &owner(), "orders@db:5432/orders"));
+        assert!(!used_by(&m, &owner(), "orders@db:5432/orders_v2"));
+        let other = Owner {
+            logical_resource_id: "Other".into(),
+            ..owner()
+        };
+        assert!(!owned_by(&m, &other));
+    }
+
+    #[test]
+    fn verify_full_without_a_bundle_says_what_to_set() {
+        let err = tls_config(SslMode::VerifyFull, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_CA_BUNDLE"), "{err}");
+    }
+}

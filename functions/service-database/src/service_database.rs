@@ -1,0 +1,447 @@
+//! Create / update / delete of a service's database, login role and password parameter.
+
+use std::path::PathBuf;
+
+use shared::password::{PasswordError, PasswordPolicy, Secret};
+use shared::properties::shorten;
+use shared::secure_parameter::{Key, ParameterError, SecureParameters, validate_name};
+use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
+
+use crate::cluster::{self, Cluster, ClusterError, Target};
+use crate::identifiers::{self, NameError};
+use crate::properties::{Existing, OnDelete, Properties};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error(transparent)]
+    Parameter(#[from] ParameterError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(
+        "AdminPasswordParameterName {0}: no such parameter; name the SSM parameter that holds the admin password"
+    )]
+    NoAdminPassword(String),
+    #[error(
+        "{kind} {name} already exists on {endpoint} and is not this resource's ({found}); it was left untouched: choose another {property}, or drop it if it is stale"
+    )]
+    NotOurs {
+        kind: &'static str,
+        name: String,
+        endpoint: String,
+        found: String,
+        property: &'static str,
+    },
+    #[error("parameter {0} was written but could not be read back")]
+    Vanished(String),
+}
+
+pub struct ServiceDatabase {
+    parameters: SecureParameters,
+    ca_bundle: Option<PathBuf>,
+}
+
+/// What one Create or Update is to bring about.
+struct Goal<'a> {
+    properties: &'a Properties,
+    owner: &'a Owner,
+    physical_id: String,
+    /// A new password (RotationToken changed).
+    rotate: bool,
+    /// The parameter must be written again under another key.
+    rewrite_key: bool,
+    /// The parameter the password lived in until now, when PasswordParameterName changed.
+    previous_parameter: Option<String>,
+}
+
+/// What this request created or changed, to take back if a later step fails.
+#[derive(Default)]
+struct Undo {
+    parameter: bool,
+    previous_value: Option<Secret>,
+    role: bool,
+    database: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Role,
+    Database,
+}
+
+impl ServiceDatabase {
+    pub fn new(parameters: SecureParameters, ca_bundle: Option<PathBuf>) -> Self {
+        Self {
+            parameters,
+            ca_bundle,
+        }
+    }
+
+    async fn connect(
+        &self,
+        target: &Target,
+        admin_parameter: &str,
+        progress: &Progress,
+    ) -> Result<Cluster, Error> {
+        progress.step(format!("reading the admin password from {admin_parameter}"));
+        let admin = self
+            .parameters
+            .read(admin_parameter)
+            .await?
+            .ok_or_else(|| Error::NoAdminPassword(admin_parameter.to_owned()))?;
+        progress.step(format!(
+            "connecting to {} as {}",
+            target.endpoint(),
+            target.admin_user
+        ));
+        Ok(Cluster::connect(target, &admin.value, self.ca_bundle.as_deref()).await?)
+    }
+
+    /// Whether the object exists (and is this resource's); someone else's is an error.
+    async fn claimable(
+        &self,
+        cluster: &Cluster,
+        kind: Kind,
+        name: &str,
+        owner: &Owner,
+    ) -> Result<bool, Error> {
+        let comment = match kind {
+            Kind::Role => cluster.role_comment(name).await?,
+            Kind::Database => cluster.database_comment(name).await?,
+        };
+        match comment {
+            None => Ok(false),
+            Some(Some(comment)) if cluster::owned_by(&comment, owner) => Ok(true),
+            Some(found) => Err(Error::NotOurs {
+                kind: match kind {
+                    Kind::Role => "role",
+                    Kind::Database => "database",
+                },
+                name: name.to_owned(),
+                endpoint: cluster.endpoint().to_owned(),
+                found: match found {
+                    Some(c) => format!("its comment reads: {}", shorten(&c)),
+                    None => "it carries no custom-resource mark".to_owned(),
+                },
+                property: match kind {
+                    Kind::Role => "RoleName",
+                    Kind::Database => "DatabaseName",
+                },
+            }),
+        }
+    }
+
+    /// Creates what is missing and converges what is this resource's; on failure, takes back
+    /// what this request created.
+    async fn converge(&self, goal: Goal<'_>, progress: &Progress) -> Result<Outcome, Error> {
+        let p = goal.properties;
+        identifiers::database(&p.database_name)?;
+        identifiers::role(p.role())?;
+        validate_name("PasswordParameterName", &p.password_parameter_name)?;
+        validate_name(
+            "AdminPasswordParameterName",
+            &p.admin_password_parameter_name,
+        )?;
+        let policy = PasswordPolicy::new(&p.password_options())?;
+        progress.step(format!("checking KMS key {}", p.kms_key_id()));
+        let key = self.parameters.check_key(p.kms_key_id()).await?;
+        let cluster = self
+            .connect(&p.target(), &p.admin_password_parameter_name, progress)
+            .await?;
+        progress.step(format!(
+            "checking that role {} and database {} are free or this resource's",
+            p.role(),
+            p.database_name
+        ));
+        let role_exists = self
+            .claimable(&cluster, Kind::Role, p.role(), goal.owner)
+            .await?;
+        let database_exists = self
+            .claimable(&cluster, Kind::Database, &p.database_name, goal.owner)
+            .await?;
+
+        let mut undo = Undo::default();
+        let result = self
+            .apply(
+                &cluster,
+                &goal,
+                &policy,
+                &key,
+                (role_exists, database_exists),
+                &mut undo,
+                progress,
+            )
+            .await;
+        match result {
+            Ok(outcome) => {
+                self.retire_previous_parameter(&goal).await;
+                Ok(outcome)
+            }
+            Err(error) => {
+                self.undo(&cluster, &goal, &key, undo, progress).await;
+                Err(error)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply(
+        &self,
+        cluster: &Cluster,
+        goal: &Goal<'_>,
+        policy: &PasswordPolicy,
+        key: &Key,
+        (role_exists, database_exists): (bool, bool),
+        undo: &mut Undo,
+        progress: &Progress,
+    ) -> Result<Outcome, Error> {
+        let p = goal.properties;
+        let (name, role, database) = (&p.password_parameter_name, p.role(), &p.database_name);
+
+        progress.step(format!("storing the password in parameter {name}"));
+        let current = self.read_ours(name, goal.owner).await?;
+        let previous = match (&current, &goal.previous_parameter) {
+            (None, Some(previous)) => self.read_ours(previous, goal.owner).await?,
+            _ => None,
+        };
+        let password = match current.clone().or(previous) {
+            Some(existing) if !goal.rotate => existing,
+            _ => policy.generate()?,
+        };
+        match current {
+            None => {
+                undo.parameter = self
+                    .parameters
+                    .create(name, &password, key, None, goal.owner)
+                    .await?;
+            }
+            Some(old) if goal.rotate || goal.rewrite_key => {
+                self.parameters
+                    .overwrite(name, &password, key, None)
+                    .await?;
+                undo.previous_value = Some(old);
+            }
+            Some(_) => {}
+        }
+        self.parameters
+            .set_physical_id(name, &goal.physical_id)
+            .await?;
+
+        let mark = cluster::mark(goal.owner, &goal.physical_id);
+        if role_exists {
+            progress.step(format!("setting the password of role {role}"));
+            cluster.set_password(role, &password).await?;
+        } else {
+            progress.step(format!("creating role {role}"));
+            cluster.create_role(role, &password).await?;
+            undo.role = true;
+        }
+        cluster.comment_role(role, &mark).await?;
+        cluster.grant_to_admin(role).await?;
+        if database_exists {
+            progress.step(format!("making {role} the owner of database {database}"));
+            cluster.set_owner(database, role).await?;
+        } else {
+            progress.step(format!("creating database {database} owned by {role}"));
+            cluster.create_database(database, role).await?;
+            undo.database = true;
+        }
+        cluster.comment_database(database, &mark).await?;
+        progress.step(format!(
+            "revoking CONNECT and TEMPORARY on {database} from PUBLIC"
+        ));
+        cluster.restrict(database).await?;
+
+        progress.step(format!("reading parameter {name}"));
+        let stored = self
+            .parameters
+            .read(name)
+            .await?
+            .ok_or_else(|| Error::Vanished(name.clone()))?;
+        Ok(Outcome::new(&goal.physical_id)
+            .with("DatabaseName", database)
+            .with("RoleName", role)
+            .with("PasswordParameterName", name)
+            .with("PasswordParameterArn", stored.arn)
+            .with("Endpoint", p.target().endpoint()))
+    }
+
+    /// The parameter's value if it exists and is this resource's; someone else's is an error.
+    async fn read_ours(&self, name: &str, owner: &Owner) -> Result<Option<Secret>, Error> {
+        if !self.parameters.ensure_ours(name, owner).await? {
+            return Ok(None);
+        }
+        Ok(self.parameters.read(name).await?.map(|s| s.value))
+    }
+
+    /// After PasswordParameterName changed, the old parameter goes if nothing else uses it.
+    async fn retire_previous_parameter(&self, goal: &Goal<'_>) {
+        let Some(previous) = &goal.previous_parameter else {
+            return;
+        };
+        match self.parameters.physical_id(previous).await {
+            Ok(Some(id)) if id == goal.physical_id => {
+                if let Err(error) = self.parameters.delete_if_ours(previous, goal.owner).await {
+                    tracing::warn!(parameter = %previous, error = %error, "the old parameter could not be deleted");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn undo(
+        &self,
+        cluster: &Cluster,
+        goal: &Goal<'_>,
+        key: &Key,
+        undo: Undo,
+        progress: &Progress,
+    ) {
+        let p = goal.properties;
+        progress.step("taking back what this request created");
+        let results = [
+            if undo.database {
+                cluster
+                    .drop_database(&p.database_name)
+                    .await
+                    .err()
+                    .map(Error::from)
+            } else {
+                None
+            },
+            if undo.role {
+                cluster.drop_role(p.role()).await.err().map(Error::from)
+            } else {
+                None
+            },
+            if undo.parameter {
+                self.parameters
+                    .delete_if_ours(&p.password_parameter_name, goal.owner)
+                    .await
+                    .err()
+                    .map(Error::from)
+            } else {
+                None
+            },
+            match &undo.previous_value {
+                Some(old) => self
+                    .parameters
+                    .overwrite(&p.password_parameter_name, old, key, None)
+                    .await
+                    .err()
+                    .map(Error::from),
+                None => None,
+            },
+        ];
+        for error in results.into_iter().flatten() {
+            tracing::error!(error = %error, "could not take back a change");
+        }
+    }
+}
+
+impl CustomResource for ServiceDatabase {
+    type Properties = Properties;
+    type ExistingProperties = Existing;
+    type Error = Error;
+
+    async fn create(
+        &self,
+        request: Create<Properties>,
+        progress: &Progress,
+    ) -> Result<Outcome, Error> {
+        let properties = &request.properties;
+        let goal = Goal {
+            properties,
+            owner: &request.owner,
+            physical_id: properties.physical_id(),
+            rotate: false,
+            rewrite_key: false,
+            previous_parameter: None,
+        };
+        self.converge(goal, progress).await
+    }
+
+    async fn update(
+        &self,
+        request: Update<Properties, Existing>,
+        progress: &Progress,
+    ) -> Result<Outcome, Error> {
+        let (new, old) = (&request.properties, &request.old_properties);
+        let physical_id = new.physical_id();
+        // A new Host, Port, DatabaseName or RoleName is a new physical id: a replacement.
+        // CloudFormation then deletes the old one according to its OnDelete.
+        let replacing = physical_id != request.physical_resource_id;
+        if replacing {
+            progress.step(format!(
+                "replacing {} with {physical_id}",
+                request.physical_resource_id
+            ));
+        }
+        let goal = Goal {
+            properties: new,
+            owner: &request.owner,
+            physical_id,
+            rotate: old.rotation_token != new.rotation_token,
+            rewrite_key: old.kms_key_id() != new.kms_key_id(),
+            previous_parameter: old
+                .password_parameter_name
+                .clone()
+                .filter(|previous| !replacing && *previous != new.password_parameter_name),
+        };
+        self.converge(goal, progress).await
+    }
+
+    async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {
+        let (properties, owner, id) = (
+            &request.properties,
+            &request.owner,
+            &request.physical_resource_id,
+        );
+        if properties.on_delete() == OnDelete::Retain {
+            progress.step("retaining the database, role and parameter (OnDelete: Retain)");
+            return Ok(());
+        }
+        let (Some(target), Some(database), Some(role), Some(admin)) = (
+            properties.target(),
+            properties.database_name.as_deref(),
+            properties.role(),
+            properties.admin_password_parameter_name.as_deref(),
+        ) else {
+            tracing::warn!("the properties no longer say where the database is; nothing dropped");
+            return Ok(());
+        };
+        if identifiers::database(database).is_err() || identifiers::role(role).is_err() {
+            // Names this resource could never have created.
+            return Ok(());
+        }
+        let cluster = self.connect(&target, admin, progress).await?;
+        let uses = |comment: Option<Option<String>>| {
+            comment
+                .flatten()
+                .is_some_and(|c| cluster::used_by(&c, owner, id))
+        };
+        if uses(cluster.database_comment(database).await?) {
+            progress.step(format!("dropping database {database}"));
+            cluster.drop_database(database).await?;
+        } else {
+            tracing::info!(database, "not this resource's, or gone: left in place");
+        }
+        if uses(cluster.role_comment(role).await?) {
+            progress.step(format!("dropping role {role}"));
+            cluster.drop_role(role).await?;
+        } else {
+            tracing::info!(role, "not this resource's, or gone: left in place");
+        }
+        if let Some(name) = properties.password_parameter_name.as_deref()
+            && validate_name("PasswordParameterName", name).is_ok()
+            && self.parameters.physical_id(name).await?.as_deref() == Some(id.as_str())
+        {
+            progress.step(format!("deleting parameter {name}"));
+            self.parameters.delete_if_ours(name, owner).await?;
+        }
+        Ok(())
+    }
+}
