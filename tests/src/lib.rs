@@ -5,6 +5,7 @@
 pub mod cfn_endpoint;
 pub mod events;
 pub mod http;
+pub mod moto;
 pub mod process;
 pub mod runtime_api;
 

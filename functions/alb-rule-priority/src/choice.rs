@@ -1,0 +1,60 @@
+//! Which priorities to try, in order: the familiar "highest taken + 1" upwards, then, once the
+//! top of the range is reached, the lowest free ones.
+
+use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
+
+/// The free priorities of `range`, in the order they should be tried.
+pub fn candidates(
+    taken: &BTreeSet<u32>,
+    range: RangeInclusive<u32>,
+) -> impl Iterator<Item = u32> + '_ {
+    let (low, high) = (*range.start(), *range.end());
+    let highest = taken.range(low..=high).next_back().copied();
+    let above = highest.map_or(low, |h| h + 1);
+    (above..=high)
+        .chain(low..above)
+        .filter(move |p| !taken.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taken(p: &[u32]) -> BTreeSet<u32> {
+        p.iter().copied().collect()
+    }
+
+    #[test]
+    fn next_above_the_highest_taken() {
+        let t = taken(&[1, 2, 5, 9]);
+        assert_eq!(
+            candidates(&t, 1..=50000).take(3).collect::<Vec<_>>(),
+            vec![10, 11, 12]
+        );
+    }
+
+    #[test]
+    fn an_empty_listener_starts_at_the_bottom_of_the_range() {
+        let t = taken(&[]);
+        assert_eq!(candidates(&t, 100..=200).next(), Some(100));
+        // Priorities outside the range do not count.
+        let t = taken(&[5, 300]);
+        assert_eq!(candidates(&t, 100..=200).next(), Some(100));
+    }
+
+    #[test]
+    fn at_the_top_of_the_range_the_lowest_free_ones_follow() {
+        let t = taken(&[10, 12, 20]);
+        assert_eq!(
+            candidates(&t, 10..=20).collect::<Vec<_>>(),
+            vec![11, 13, 14, 15, 16, 17, 18, 19]
+        );
+    }
+
+    #[test]
+    fn a_full_range_has_no_candidates() {
+        let t = taken(&[1, 2, 3]);
+        assert_eq!(candidates(&t, 1..=3).count(), 0);
+    }
+}
