@@ -8,7 +8,7 @@ source "$(dirname "$0")/scripts/env.sh"
 cd "$ROOT"
 ensure_venv
 
-FUNCTIONS=(admin-password service-database)
+FUNCTIONS=(admin-password service-database alb-rule-priority)
 
 say "release build (x86_64, to measure here)"
 cargo build --release --quiet "${FUNCTIONS[@]/#/--bin=}"

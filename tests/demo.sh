@@ -23,7 +23,7 @@ wait_for_port "$RESPONSE_PORT" "the response endpoint"
 INVOKE_PORT=$(free_port)
 say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT"
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,DATABASE_CA_BUNDLE=$PG_CA_FILE" \
+  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,DATABASE_CA_BUNDLE=$PG_CA_FILE,RESERVATION_PREFIX=/alb-rule-priority" \
   >"$WORK/functions.log" 2>&1 &
 PIDS+=($!)
 wait_for_port "$INVOKE_PORT" "cargo lambda watch"
@@ -94,6 +94,36 @@ step "service-database: a hostile DatabaseName is refused" service-database Crea
   "{\"Host\": \"127.0.0.1\", \"Port\": \"$PGPORT\", \"AdminUsername\": \"$PG_ADMIN_USER\", \"AdminPasswordParameterName\": \"$ADMIN\", \"DatabaseName\": \"orders\\\"; DROP DATABASE postgres; --\", \"PasswordParameterName\": \"/orders-platform/evil/db-password\"}"
 step "service-database: Delete (OnDelete: Drop)" service-database Delete OrdersDatabase "$DB2" "$DB_ID"
 
+say "a load balancer with a listener and rules at priorities 1, 2 and 10"
+LISTENER=$(python3 - <<'PY'
+import boto3
+ec2, elb = boto3.client("ec2"), boto3.client("elbv2")
+subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+lb = elb.create_load_balancer(Name="orders-platform", Subnets=subnets)["LoadBalancers"][0]
+fixed = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]
+listener = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                               DefaultActions=fixed)["Listeners"][0]["ListenerArn"]
+for p in (1, 2, 10):
+    elb.create_rule(ListenerArn=listener, Priority=p, Actions=fixed,
+                    Conditions=[{"Field": "path-pattern", "Values": [f"/legacy{p}/*"]}])
+print(listener)
+PY
+)
+P1="{\"ListenerArn\": \"$LISTENER\", \"Count\": \"2\"}"
+P2="{\"ListenerArn\": \"$LISTENER\", \"Count\": \"1\"}"
+export RESOURCE_TYPE=Custom::AlbRulePriority
+step "alb-rule-priority: Create, two priorities above the highest rule" alb-rule-priority Create OrdersPriority "$P1"
+STACK_ID_ORDERS=$STACK_ID
+export STACK_ID="arn:aws:cloudformation:us-east-1:123456789012:stack/payments/$(python3 -c 'import uuid; print(uuid.uuid4())')"
+step "alb-rule-priority: another stack's Create gets the next one" alb-rule-priority Create PaymentsPriority "$P2"
+export STACK_ID=$STACK_ID_ORDERS
+step "alb-rule-priority: Update to Count 1 keeps the first, releases the other" \
+  alb-rule-priority Update OrdersPriority "$P2" "$LISTENER#OrdersPriority" "$P1"
+step "alb-rule-priority: MinPriority above MaxPriority is a clear FAILED" alb-rule-priority Create BadPriority \
+  "{\"ListenerArn\": \"$LISTENER\", \"MinPriority\": \"500\", \"MaxPriority\": \"400\"}"
+step "alb-rule-priority: Delete releases the reservation" \
+  alb-rule-priority Delete OrdersPriority "$P2" "$LISTENER#OrdersPriority"
+
 export RESOURCE_TYPE=Custom::AdminPassword
 step "admin-password: Update with a new RotationToken (new version)" admin-password Update AdminPassword "$A2" "$ADMIN" "$A1"
 step "admin-password: Delete" admin-password Delete AdminPassword "$A2" "$ADMIN"
@@ -101,7 +131,7 @@ step "admin-password: Delete" admin-password Delete AdminPassword "$A2" "$ADMIN"
 python3 - <<'PY'
 import boto3
 names = [p["Name"] for p in boto3.client("ssm").describe_parameters()["Parameters"]]
-print(f"\nparameters left in SSM: {names or 'none'}")
+print(f"\nparameters left in SSM: {names or 'none'} (the payments stack's reservation is still live)")
 PY
 if grep -q "REJECTED" "$WORK/responses.log"; then
   die "CloudFormation would have rejected a response (see above)"

@@ -1,7 +1,7 @@
 //! Measures a function as Lambda runs it: start-up to first poll, one Create, peak RSS.
 //! Prints numbers; asserts nothing. Run through tests/bench.sh.
 //!
-//! usage: bench BINARY admin-password|service-database
+//! usage: bench BINARY admin-password|service-database|alb-rule-priority
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -29,14 +29,19 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..STARTS {
         let runtime = RuntimeApi::start().await;
         let began = Instant::now();
-        let _function = FunctionProcess::spawn(&binary, &runtime.address(), &[]);
+        let _function = FunctionProcess::spawn(
+            &binary,
+            &runtime.address(),
+            &[("RESERVATION_PREFIX", "/bench/reservations")],
+        );
         if !runtime.wait_for_poll(Duration::from_secs(10)).await {
             bail!("{name} never polled the Runtime API");
         }
         starts.push(began.elapsed());
     }
 
-    let h = Harness::start(binary.clone(), &[]).await;
+    let env = [("RESERVATION_PREFIX", "/bench/reservations")];
+    let h = Harness::start(binary.clone(), &env).await;
     let setup = Setup::new(&scenario).await?;
     let mut creates = Vec::new();
     for _ in 0..CREATES {
@@ -66,6 +71,10 @@ enum Setup {
     ServiceDatabase {
         admin_parameter: String,
     },
+    /// A listener with 450 rules.
+    AlbRulePriority {
+        listener: String,
+    },
 }
 
 impl Setup {
@@ -83,6 +92,9 @@ impl Setup {
                     .await?;
                 Self::ServiceDatabase { admin_parameter }
             }
+            "alb-rule-priority" => Self::AlbRulePriority {
+                listener: listener_with_rules(450).await?,
+            },
             other => bail!("unknown scenario {other}"),
         })
     }
@@ -102,8 +114,64 @@ impl Setup {
                     "PasswordParameterName": format!("/bench/{service}/password"),
                 }))
             }
+            Self::AlbRulePriority { listener } => {
+                h.event("Priority").create(json!({"ListenerArn": listener}))
+            }
         })
     }
+}
+
+async fn listener_with_rules(rules: u32) -> anyhow::Result<String> {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, RuleCondition,
+    };
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&integration_tests::aws_config().await);
+    let fixed = Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code("200")
+                .build(),
+        )
+        .build();
+    let subnets = integration_tests::moto::default_subnets().await;
+    let lb = elb
+        .create_load_balancer()
+        .name("bench")
+        .set_subnets(Some(subnets[..2].to_vec()))
+        .send()
+        .await?
+        .load_balancers
+        .and_then(|mut l| l.pop())
+        .and_then(|l| l.load_balancer_arn)
+        .context("no load balancer")?;
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(lb)
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .default_actions(fixed.clone())
+        .send()
+        .await?
+        .listeners
+        .and_then(|mut l| l.pop())
+        .and_then(|l| l.listener_arn)
+        .context("no listener")?;
+    for priority in 1..=rules {
+        elb.create_rule()
+            .listener_arn(&listener)
+            .priority(priority as i32)
+            .conditions(
+                RuleCondition::builder()
+                    .field("path-pattern")
+                    .values(format!("/{priority}/*"))
+                    .build(),
+            )
+            .actions(fixed.clone())
+            .send()
+            .await?;
+    }
+    Ok(listener)
 }
 
 fn summary(samples: &[Duration]) -> String {
