@@ -13,6 +13,11 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+say "cfn-lint: template.yaml and the example stacks"
+cfn-lint template.yaml tests/stacks/*.yaml
+say "template.yaml grants each function exactly what its code calls"
+python -m unittest discover -s tests -p '*_test.py'
+
 say "building the functions"
 cargo build --workspace --bins --quiet
 

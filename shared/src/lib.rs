@@ -10,6 +10,7 @@
 mod deadline;
 mod event;
 pub mod logging;
+pub mod parameter_name;
 pub mod password;
 pub mod properties;
 mod resource;

@@ -1,13 +1,15 @@
 //! Create / update / delete of the admin password parameter.
 
 use shared::password::{PasswordError, PasswordPolicy, Secret};
-use shared::secure_parameter::{Key, ParameterError, SecureParameters, validate_name};
+use shared::secure_parameter::{InvalidName, Key, ParameterError, SecureParameters, validate_name};
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::properties::{Existing, Properties};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Name(#[from] InvalidName),
     #[error(transparent)]
     Parameter(#[from] ParameterError),
     #[error(transparent)]

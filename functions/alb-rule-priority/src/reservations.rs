@@ -27,7 +27,7 @@ impl Reservations {
     pub fn from_env(ssm: Client) -> Result<Self, String> {
         let prefix = std::env::var(PREFIX_VARIABLE).unwrap_or_default();
         let prefix = prefix.trim_end_matches('/').to_owned();
-        shared::secure_parameter::validate_name(PREFIX_VARIABLE, &prefix)
+        shared::parameter_name::validate_name(PREFIX_VARIABLE, &prefix)
             .map_err(|e| format!("{e} (the function's {PREFIX_VARIABLE} environment variable, e.g. /alb-rule-priority)"))?;
         if !prefix.starts_with('/') {
             return Err(format!(

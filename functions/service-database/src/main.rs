@@ -17,7 +17,9 @@ async fn main() -> Result<(), shared::RunError> {
         aws_sdk_kms::Client::new(&config),
     );
     // The CA bundle for SslMode verify-full, e.g. the RDS bundle shipped in the package.
-    let ca_bundle = std::env::var_os("DATABASE_CA_BUNDLE").map(Into::into);
+    let ca_bundle = std::env::var_os("DATABASE_CA_BUNDLE")
+        .filter(|path| !path.is_empty())
+        .map(Into::into);
     let resource = service_database::ServiceDatabase::new(parameters, ca_bundle);
     shared::run(Ok::<_, std::convert::Infallible>(resource)).await
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use shared::password::{PasswordError, PasswordPolicy, Secret};
 use shared::properties::shorten;
-use shared::secure_parameter::{Key, ParameterError, SecureParameters, validate_name};
+use shared::secure_parameter::{InvalidName, Key, ParameterError, SecureParameters, validate_name};
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::cluster::{self, Cluster, ClusterError, Target};
@@ -15,6 +15,8 @@ use crate::properties::{Existing, OnDelete, Properties};
 pub enum Error {
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    ParameterName(#[from] InvalidName),
     #[error(transparent)]
     Parameter(#[from] ParameterError),
     #[error(transparent)]
