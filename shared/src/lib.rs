@@ -26,6 +26,18 @@ pub use runtime::run;
 /// What [`run`] returns when the Lambda runtime itself cannot go on.
 pub type RunError = lambda_runtime::Error;
 
+/// An AWS SDK error in the service's own words (`Code: message`), else its chain of causes.
+pub fn aws_error<E>(error: &E) -> String
+where
+    E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => error_chain(error),
+    }
+}
+
 /// Formats an error with its chain of causes: `outer: cause: root cause`.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();

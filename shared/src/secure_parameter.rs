@@ -54,19 +54,34 @@ pub struct SecureParameters {
     kms: aws_sdk_kms::Client,
 }
 
-fn message<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    error: &aws_sdk_ssm::error::SdkError<E>,
-) -> String {
-    match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => crate::error_chain(error),
-    }
-}
-
 impl SecureParameters {
     pub fn new(ssm: aws_sdk_ssm::Client, kms: aws_sdk_kms::Client) -> Self {
         Self { ssm, kms }
+    }
+
+    /// Clients for the SDK configuration (endpoints from `AWS_ENDPOINT_URL` when set).
+    pub fn from_config(config: &aws_types::SdkConfig) -> Self {
+        Self::new(
+            aws_sdk_ssm::Client::new(config),
+            aws_sdk_kms::Client::new(config),
+        )
+    }
+
+    /// A SecureString write under `key`.
+    fn put(
+        &self,
+        name: &str,
+        value: &Secret,
+        key: &Key,
+        description: Option<&str>,
+    ) -> aws_sdk_ssm::operation::put_parameter::builders::PutParameterFluentBuilder {
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(ParameterType::SecureString)
+            .key_id(&key.arn)
+            .set_description(description.map(str::to_owned))
     }
 
     /// The key must exist, be enabled and be a symmetric encryption key.
@@ -89,10 +104,7 @@ impl SecureParameters {
             Err(e) => {
                 return Err(key_error(format!(
                     "could not be described: {}",
-                    match (e.code(), e.message()) {
-                        (Some(c), Some(m)) => format!("{c}: {m}"),
-                        _ => crate::error_chain(&e),
-                    }
+                    crate::aws_error(&e)
                 )));
             }
         };
@@ -136,13 +148,7 @@ impl SecureParameters {
         owner: &Owner,
     ) -> Result<bool, ParameterError> {
         let put = self
-            .ssm
-            .put_parameter()
-            .name(name)
-            .value(value.expose())
-            .r#type(ParameterType::SecureString)
-            .key_id(&key.arn)
-            .set_description(description.map(str::to_owned))
+            .put(name, value, key, description)
             .overwrite(false)
             .tags(tag(STACK_TAG, &owner.stack_id)?)
             .tags(tag(LOGICAL_ID_TAG, &owner.logical_resource_id)?)
@@ -275,13 +281,7 @@ impl SecureParameters {
         key: &Key,
         description: Option<&str>,
     ) -> Result<(), ParameterError> {
-        self.ssm
-            .put_parameter()
-            .name(name)
-            .value(value.expose())
-            .r#type(ParameterType::SecureString)
-            .key_id(&key.arn)
-            .set_description(description.map(str::to_owned))
+        self.put(name, value, key, description)
             .overwrite(true)
             .send()
             .await
@@ -340,6 +340,6 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
     ParameterError::Aws {
         action,
         name: name.to_owned(),
-        message: message(error),
+        message: crate::aws_error(error),
     }
 }

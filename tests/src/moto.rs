@@ -1,5 +1,11 @@
-//! Fixtures in moto that the SDKs this project builds with cannot make.
+//! Fixtures in moto.
 
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, RuleCondition,
+};
+
+use crate::events::unique;
 use crate::moto_endpoint;
 
 /// The subnet ids of moto's default VPC (a load balancer needs two), read with one EC2
@@ -24,4 +30,83 @@ pub async fn default_subnets() -> Vec<String> {
         .filter_map(|s| s.split("</subnetId>").next())
         .map(str::to_owned)
         .collect()
+}
+
+/// A parameter as stored, decrypted; `None` if it does not exist.
+pub async fn parameter(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+) -> Option<aws_sdk_ssm::types::Parameter> {
+    ssm.get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.parameter)
+}
+
+fn fixed_response() -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code("200")
+                .build(),
+        )
+        .build()
+}
+
+/// A new load balancer with an HTTP listener and rules at the given priorities.
+pub async fn listener_with_rules(elb: &Elb, priorities: impl IntoIterator<Item = u32>) -> String {
+    let subnets = default_subnets().await;
+    let name = format!("lb-{}", &unique().replace('-', "")[..20]);
+    let lb = elb
+        .create_load_balancer()
+        .name(name)
+        .set_subnets(Some(subnets[..2].to_vec()))
+        .send()
+        .await
+        .expect("moto creates the load balancer")
+        .load_balancers
+        .and_then(|mut l| l.pop())
+        .and_then(|l| l.load_balancer_arn)
+        .expect("a load balancer ARN");
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(lb)
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .default_actions(fixed_response())
+        .send()
+        .await
+        .expect("moto creates the listener")
+        .listeners
+        .and_then(|mut l| l.pop())
+        .and_then(|l| l.listener_arn)
+        .expect("a listener ARN");
+    for priority in priorities {
+        add_rule(elb, &listener, priority)
+            .await
+            .expect("moto creates the rule");
+    }
+    listener
+}
+
+/// A ListenerRule at `priority`; the error names what ELBv2 said (e.g. PriorityInUse).
+pub async fn add_rule(elb: &Elb, listener: &str, priority: u32) -> Result<(), String> {
+    elb.create_rule()
+        .listener_arn(listener)
+        .priority(priority as i32)
+        .conditions(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .values(format!("/{priority}/*"))
+                .build(),
+        )
+        .actions(fixed_response())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{:?}", e.into_service_error()))
 }

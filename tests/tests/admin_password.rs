@@ -36,14 +36,7 @@ impl Env {
     }
 
     async fn stored(&self, name: &str) -> Option<aws_sdk_ssm::types::Parameter> {
-        self.ssm
-            .get_parameter()
-            .name(name)
-            .with_decryption(true)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| o.parameter)
+        integration_tests::moto::parameter(&self.ssm, name).await
     }
 
     async fn invoke(&self, event: Value) -> Invocation {

@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, RuleCondition,
-};
 use integration_tests::events::unique;
+use integration_tests::moto::add_rule;
 use integration_tests::{Harness, Invocation, aws_config, workspace_binary};
 use serde_json::{Value, json};
 
@@ -19,68 +17,8 @@ async fn elb() -> Elb {
     Elb::new(&aws_config().await)
 }
 
-fn fixed() -> Action {
-    Action::builder()
-        .r#type(ActionTypeEnum::FixedResponse)
-        .fixed_response_config(
-            FixedResponseActionConfig::builder()
-                .status_code("200")
-                .build(),
-        )
-        .build()
-}
-
-/// A load balancer with a listener and rules at the given priorities.
 async fn listener(elb: &Elb, priorities: impl IntoIterator<Item = u32>) -> String {
-    let subnets = integration_tests::moto::default_subnets().await;
-    let name = format!("lb-{}", &unique().replace('-', "")[..20]);
-    let lb = elb
-        .create_load_balancer()
-        .name(name)
-        .set_subnets(Some(subnets[..2].to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .load_balancers
-        .unwrap()
-        .remove(0)
-        .load_balancer_arn
-        .unwrap();
-    let listener = elb
-        .create_listener()
-        .load_balancer_arn(lb)
-        .protocol(ProtocolEnum::Http)
-        .port(80)
-        .default_actions(fixed())
-        .send()
-        .await
-        .unwrap()
-        .listeners
-        .unwrap()
-        .remove(0)
-        .listener_arn
-        .unwrap();
-    for priority in priorities {
-        add_rule(elb, &listener, priority).await.unwrap();
-    }
-    listener
-}
-
-async fn add_rule(elb: &Elb, listener: &str, priority: u32) -> Result<(), String> {
-    elb.create_rule()
-        .listener_arn(listener)
-        .priority(priority as i32)
-        .conditions(
-            RuleCondition::builder()
-                .field("path-pattern")
-                .values(format!("/{priority}/*"))
-                .build(),
-        )
-        .actions(fixed())
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("{:?}", e.into_service_error()))
+    integration_tests::moto::listener_with_rules(elb, priorities).await
 }
 
 /// One function process (one Lambda instance) with its own reservation prefix.

@@ -83,14 +83,8 @@ impl Env {
     }
 
     async fn password(&self, name: &str) -> Option<String> {
-        self.ssm
-            .get_parameter()
-            .name(name)
-            .with_decryption(true)
-            .send()
+        integration_tests::moto::parameter(&self.ssm, name)
             .await
-            .ok()
-            .and_then(|o| o.parameter)
             .and_then(|p| p.value)
     }
 

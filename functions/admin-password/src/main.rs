@@ -10,10 +10,7 @@ async fn main() -> Result<(), shared::RunError> {
     shared::logging::init();
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
     let config = aws_config::load_from_env().await;
-    let parameters = SecureParameters::new(
-        aws_sdk_ssm::Client::new(&config),
-        aws_sdk_kms::Client::new(&config),
-    );
+    let parameters = SecureParameters::from_config(&config);
     let resource = admin_password::AdminPassword::new(parameters);
     shared::run(Ok::<_, std::convert::Infallible>(resource)).await
 }

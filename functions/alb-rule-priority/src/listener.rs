@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 
 use crate::alb_rule_priority::Error;
 
@@ -28,10 +27,7 @@ pub async fn rule_priorities(elb: &Client, listener_arn: &str) -> Result<BTreeSe
                 }
                 _ => Error::Aws {
                     action: "DescribeRules",
-                    message: match (e.code(), e.message()) {
-                        (Some(c), Some(m)) => format!("{c}: {m}"),
-                        _ => shared::error_chain(&e),
-                    },
+                    message: shared::aws_error(&e),
                 },
             })?;
         priorities.extend(

@@ -150,9 +150,6 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
 ) -> Error {
     Error::Aws {
         action,
-        message: match (error.code(), error.message()) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            _ => shared::error_chain(error),
-        },
+        message: shared::aws_error(error),
     }
 }

@@ -12,10 +12,7 @@ async fn main() -> Result<(), shared::RunError> {
     shared::logging::init();
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
     let config = aws_config::load_from_env().await;
-    let parameters = SecureParameters::new(
-        aws_sdk_ssm::Client::new(&config),
-        aws_sdk_kms::Client::new(&config),
-    );
+    let parameters = SecureParameters::from_config(&config);
     // The CA bundle for SslMode verify-full, e.g. the RDS bundle shipped in the package.
     let ca_bundle = std::env::var_os("DATABASE_CA_BUNDLE")
         .filter(|path| !path.is_empty())

@@ -93,7 +93,13 @@ impl Setup {
                 Self::ServiceDatabase { admin_parameter }
             }
             "alb-rule-priority" => Self::AlbRulePriority {
-                listener: listener_with_rules(450).await?,
+                listener: integration_tests::moto::listener_with_rules(
+                    &aws_sdk_elasticloadbalancingv2::Client::new(
+                        &integration_tests::aws_config().await,
+                    ),
+                    1..=450,
+                )
+                .await,
             },
             other => bail!("unknown scenario {other}"),
         })
@@ -119,59 +125,6 @@ impl Setup {
             }
         })
     }
-}
-
-async fn listener_with_rules(rules: u32) -> anyhow::Result<String> {
-    use aws_sdk_elasticloadbalancingv2::types::{
-        Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, RuleCondition,
-    };
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&integration_tests::aws_config().await);
-    let fixed = Action::builder()
-        .r#type(ActionTypeEnum::FixedResponse)
-        .fixed_response_config(
-            FixedResponseActionConfig::builder()
-                .status_code("200")
-                .build(),
-        )
-        .build();
-    let subnets = integration_tests::moto::default_subnets().await;
-    let lb = elb
-        .create_load_balancer()
-        .name("bench")
-        .set_subnets(Some(subnets[..2].to_vec()))
-        .send()
-        .await?
-        .load_balancers
-        .and_then(|mut l| l.pop())
-        .and_then(|l| l.load_balancer_arn)
-        .context("no load balancer")?;
-    let listener = elb
-        .create_listener()
-        .load_balancer_arn(lb)
-        .protocol(ProtocolEnum::Http)
-        .port(80)
-        .default_actions(fixed.clone())
-        .send()
-        .await?
-        .listeners
-        .and_then(|mut l| l.pop())
-        .and_then(|l| l.listener_arn)
-        .context("no listener")?;
-    for priority in 1..=rules {
-        elb.create_rule()
-            .listener_arn(&listener)
-            .priority(priority as i32)
-            .conditions(
-                RuleCondition::builder()
-                    .field("path-pattern")
-                    .values(format!("/{priority}/*"))
-                    .build(),
-            )
-            .actions(fixed.clone())
-            .send()
-            .await?;
-    }
-    Ok(listener)
 }
 
 fn summary(samples: &[Duration]) -> String {
