@@ -190,7 +190,8 @@ impl<R: CustomResource> Handler<R> {
                 _ => return Answer::failed(fallback_id, "unknown RequestType"),
             };
 
-        let mut task = tokio::spawn(work);
+        // The work's log lines carry the request's fields too.
+        let mut task = tokio::spawn(work.instrument(tracing::Span::current()));
         match tokio::time::timeout_at(deadline.work_end(), &mut task).await {
             Ok(Ok(Ok(outcome))) => success(outcome, R::NO_ECHO),
             Ok(Ok(Err(error))) => Answer::failed(fallback_id, crate::error_chain(&error)),

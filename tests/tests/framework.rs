@@ -173,7 +173,9 @@ async fn the_presigned_url_never_reaches_a_log() {
 #[tokio::test]
 async fn logs_are_json_lines_with_request_stack_and_logical_id() {
     let h = harness().await;
-    let event = h.event("LoggedResource").create(json!({"Behavior": "ok"}));
+    let event = h
+        .event("LoggedResource")
+        .create(json!({"Behavior": "sleep", "SleepSeconds": "0"}));
     let request_id = event["RequestId"].as_str().unwrap().to_owned();
     h.invoke(event, TIMEOUT).await.answer();
     let logs = h.logs().await;
@@ -181,25 +183,29 @@ async fn logs_are_json_lines_with_request_stack_and_logical_id() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
         .collect();
-    let received = lines
-        .iter()
-        .find(|l| l["message"] == "received")
-        .expect("a received line");
-    let span = &received["spans"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(span["request_id"], request_id.as_str());
-    assert_eq!(span["logical_id"], "LoggedResource");
-    assert!(
-        span["stack"]
-            .as_str()
-            .unwrap()
-            .starts_with("arn:aws:cloudformation")
-    );
-    assert!(lines.iter().any(|l| l["message"] == "response delivered"));
+    for message in [
+        "received",
+        "step",
+        "responding SUCCESS",
+        "response delivered",
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no {message} line in {logs}"));
+        let span = line["spans"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == "custom_resource"))
+            .unwrap_or_else(|| panic!("the {message} line has no request fields: {line}"));
+        assert_eq!(span["request_id"], request_id.as_str());
+        assert_eq!(span["logical_id"], "LoggedResource");
+        assert!(
+            span["stack"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:cloudformation")
+        );
+    }
 }
 
 #[tokio::test]
