@@ -90,11 +90,6 @@ impl CfnEndpoint {
         }
     }
 
-    /// A presigned-looking URL for one request, unique to it.
-    pub fn url_for(&self, request_id: &str) -> String {
-        response_url(&self.base, request_id)
-    }
-
     pub fn base(&self) -> &str {
         &self.base
     }

@@ -42,13 +42,6 @@ impl EventBuilder {
         }
     }
 
-    /// Another resource's events in the same stack.
-    pub fn in_same_stack(&self, endpoint: &CfnEndpoint, logical_id: &str) -> Self {
-        let mut other = Self::new(endpoint, logical_id);
-        other.stack_id = self.stack_id.clone();
-        other
-    }
-
     pub fn stack_id(&self) -> &str {
         &self.stack_id
     }
