@@ -280,6 +280,8 @@ async fn a_start_up_failure_answers_every_request_failed_but_lets_failed_creates
         )
         .await;
     assert_eq!(r.status(), "FAILED");
+    // It never reported an init error to Lambda, which would leave CloudFormation waiting.
+    assert_eq!(h.runtime.init_error(), None);
 }
 
 #[tokio::test]
