@@ -38,14 +38,14 @@ wait_for_port() {
   die "$what did not start on port $port (see $WORK)"
 }
 
-# The Python tools (moto, cargo-lambda with zig, cfn-lint) in a virtualenv of the project's.
+# The Python tools (moto, cargo-lambda with zig, cfn-lint, aws-sam-cli) in a virtualenv of the project's.
 ensure_venv() {
   command -v python3 >/dev/null || die "python3 is needed to install moto, cargo-lambda and cfn-lint"
   local stamp="$VENV/.requirements"
   if [ -x "$VENV/bin/moto_server" ] && cmp -s "$ROOT/tests/requirements.txt" "$stamp"; then
     :
   else
-    say "installing moto, cargo-lambda and cfn-lint into .venv"
+    say "installing moto, cargo-lambda, cfn-lint and aws-sam-cli into .venv"
     python3 -m venv "$VENV" || die "could not create a virtualenv (on Debian: apt-get install python3-venv)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tests/requirements.txt" \
       || die "pip could not install tests/requirements.txt"

@@ -46,6 +46,17 @@ pub async fn parameter(
         .and_then(|o| o.parameter)
 }
 
+/// A new symmetric KMS key; returns its ARN.
+pub async fn new_key(kms: &aws_sdk_kms::Client) -> String {
+    kms.create_key()
+        .send()
+        .await
+        .ok()
+        .and_then(|k| k.key_metadata)
+        .and_then(|m| m.arn)
+        .expect("moto creates the key")
+}
+
 fn fixed_response() -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::FixedResponse)

@@ -31,8 +31,7 @@ fn name() -> String {
 
 impl Env {
     async fn key(&self) -> String {
-        let key = self.kms.create_key().send().await.unwrap();
-        key.key_metadata.unwrap().arn.unwrap()
+        integration_tests::moto::new_key(&self.kms).await
     }
 
     async fn stored(&self, name: &str) -> Option<aws_sdk_ssm::types::Parameter> {

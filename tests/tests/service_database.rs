@@ -33,15 +33,7 @@ async fn env_with(extra: &[(&str, &str)]) -> Env {
     let kms = aws_sdk_kms::Client::new(&config);
     let admin_parameter = format!("/test-platform/{}/rds/admin", unique());
     put(&ssm, &admin_parameter, &pg("PG_ADMIN_PASSWORD")).await;
-    let key = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap();
+    let key = integration_tests::moto::new_key(&kms).await;
     Env {
         h: Harness::start(workspace_binary("service-database"), extra).await,
         ssm,
