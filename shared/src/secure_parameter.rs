@@ -5,7 +5,6 @@ use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 
-pub use crate::parameter_name::{InvalidName, validate_name};
 use crate::password::Secret;
 use crate::resource::Owner;
 
@@ -18,8 +17,6 @@ pub const PHYSICAL_ID_TAG: &str = "custom-resource:physical-id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParameterError {
-    #[error(transparent)]
-    InvalidName(#[from] InvalidName),
     #[error("KmsKeyId {key}: {why}")]
     Key { key: String, why: String },
     #[error(
@@ -187,18 +184,7 @@ impl SecureParameters {
 
     /// `None` if the parameter does not exist; `Some(None)` if it has no owner tags.
     async fn owner_of(&self, name: &str) -> Result<Option<Option<Owner>>, ParameterError> {
-        let Some(tags) = self.tags(name).await? else {
-            return Ok(None);
-        };
-        Ok(Some(
-            match (find(&tags, STACK_TAG), find(&tags, LOGICAL_ID_TAG)) {
-                (Some(stack_id), Some(logical_resource_id)) => Some(Owner {
-                    stack_id,
-                    logical_resource_id,
-                }),
-                _ => None,
-            },
-        ))
+        Ok(self.tags(name).await?.map(|tags| owner_in(&tags)))
     }
 
     /// Records which generation of the resource uses the parameter now.
@@ -216,14 +202,6 @@ impl SecureParameters {
             .await
             .map_err(|e| aws("AddTagsToResource", name, &e))?;
         Ok(())
-    }
-
-    /// The generation recorded by [`Self::set_physical_id`], if any.
-    pub async fn physical_id(&self, name: &str) -> Result<Option<String>, ParameterError> {
-        Ok(self
-            .tags(name)
-            .await?
-            .and_then(|tags| find(&tags, PHYSICAL_ID_TAG)))
     }
 
     /// The parameter's tags; `None` if it does not exist.
@@ -301,6 +279,35 @@ impl SecureParameters {
             }
             Err(e) => return Err(e),
         }
+        self.delete(name).await
+    }
+
+    /// Deletes the parameter only if it is this owner's and the generation recorded by
+    /// [`Self::set_physical_id`] is `physical_id`: after a replacement that kept the
+    /// parameter, the old generation's Delete leaves it to the new one.
+    pub async fn delete_if_used_by(
+        &self,
+        name: &str,
+        owner: &Owner,
+        physical_id: &str,
+    ) -> Result<bool, ParameterError> {
+        let Some(tags) = self.tags(name).await? else {
+            return Ok(false);
+        };
+        if owner_in(&tags).as_ref() != Some(owner)
+            || find(&tags, PHYSICAL_ID_TAG).as_deref() != Some(physical_id)
+        {
+            tracing::info!(
+                parameter = name,
+                "not used by this resource now; left in place"
+            );
+            return Ok(false);
+        }
+        self.delete(name).await
+    }
+
+    /// Deletes the parameter; one already gone is fine.
+    async fn delete(&self, name: &str) -> Result<bool, ParameterError> {
         match self.ssm.delete_parameter().name(name).send().await {
             Ok(_) => Ok(true),
             Err(e)
@@ -312,6 +319,14 @@ impl SecureParameters {
             Err(e) => Err(aws("DeleteParameter", name, &e)),
         }
     }
+}
+
+/// The owner named by a parameter's tags, if both tags are there.
+fn owner_in(tags: &[Tag]) -> Option<Owner> {
+    Some(Owner {
+        stack_id: find(tags, STACK_TAG)?,
+        logical_resource_id: find(tags, LOGICAL_ID_TAG)?,
+    })
 }
 
 fn find(tags: &[Tag], key: &str) -> Option<String> {

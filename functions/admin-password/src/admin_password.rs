@@ -1,7 +1,8 @@
 //! Create / update / delete of the admin password parameter.
 
+use shared::parameter_name::{InvalidName, validate_name};
 use shared::password::{PasswordError, PasswordPolicy, Secret};
-use shared::secure_parameter::{InvalidName, Key, ParameterError, SecureParameters, validate_name};
+use shared::secure_parameter::{Key, ParameterError, SecureParameters};
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::properties::{Existing, Properties};

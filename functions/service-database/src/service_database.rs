@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use shared::parameter_name::{InvalidName, validate_name};
 use shared::password::{PasswordError, PasswordPolicy, Secret};
 use shared::properties::shorten;
-use shared::secure_parameter::{InvalidName, Key, ParameterError, SecureParameters, validate_name};
+use shared::secure_parameter::{Key, ParameterError, SecureParameters};
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::cluster::{self, Cluster, ClusterError, Target};
@@ -284,13 +285,12 @@ impl ServiceDatabase {
         let Some(previous) = &goal.previous_parameter else {
             return;
         };
-        match self.parameters.physical_id(previous).await {
-            Ok(Some(id)) if id == goal.physical_id => {
-                if let Err(error) = self.parameters.delete_if_ours(previous, goal.owner).await {
-                    tracing::warn!(parameter = %previous, error = %error, "the old parameter could not be deleted");
-                }
-            }
-            _ => {}
+        let retired = self
+            .parameters
+            .delete_if_used_by(previous, goal.owner, &goal.physical_id)
+            .await;
+        if let Err(error) = retired {
+            tracing::warn!(parameter = %previous, error = %error, "the old parameter could not be deleted");
         }
     }
 
@@ -439,10 +439,11 @@ impl CustomResource for ServiceDatabase {
         }
         if let Some(name) = properties.password_parameter_name.as_deref()
             && validate_name("PasswordParameterName", name).is_ok()
-            && self.parameters.physical_id(name).await?.as_deref() == Some(id.as_str())
         {
-            progress.step(format!("deleting parameter {name}"));
-            self.parameters.delete_if_ours(name, owner).await?;
+            progress.step(format!(
+                "deleting parameter {name} if this resource uses it"
+            ));
+            self.parameters.delete_if_used_by(name, owner, id).await?;
         }
         Ok(())
     }
