@@ -23,7 +23,7 @@ wait_for_port "$RESPONSE_PORT" "the response endpoint"
 INVOKE_PORT=$(free_port)
 say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT"
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,DATABASE_CA_BUNDLE=$PG_CA_FILE,RESERVATION_PREFIX=/alb-rule-priority" \
+  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,ALLOWED_RESPONSE_HOSTS=127.0.0.1,CLUSTER_PROFILE_PATH=/orders-platform/clusters,RESERVATION_PREFIX=/alb-rule-priority" \
   >"$WORK/functions.log" 2>&1 &
 PIDS+=($!)
 wait_for_port "$INVOKE_PORT" "cargo lambda watch"
@@ -74,13 +74,24 @@ step "admin-password: a bad property is a clear FAILED" admin-password Create Ot
 say "the cluster takes its master password from the parameter (Fn::GetAtt AdminPassword.Password)"
 pg_set_admin_password "$(ssm_value "$ADMIN")"
 
-DB="{\"Host\": \"127.0.0.1\", \"Port\": \"$PGPORT\", \"AdminUsername\": \"$PG_ADMIN_USER\",
-  \"AdminPasswordParameterName\": \"$ADMIN\", \"DatabaseName\": \"orders\",
+say "the platform registers the cluster's profile (an AWS::SSM::Parameter in the database stack)"
+CLUSTER=/orders-platform/clusters/main
+python3 - "$CLUSTER" "$PGPORT" "$PG_ADMIN_USER" "$ADMIN" "$PG_CA_FILE" <<'PY'
+import json, sys, boto3
+name, port, user, admin, ca = sys.argv[1:]
+profile = {"Host": "127.0.0.1", "Port": int(port), "AdminUsername": user,
+           "AdminPasswordParameterName": admin, "SslMode": "verify-full",
+           "CaCertificates": open(ca).read(), "AllowedStackNames": ["orders-*"]}
+boto3.client("ssm").put_parameter(Name=name, Type="String", Value=json.dumps(profile))
+print(f"{name}: {json.dumps({k: v for k, v in profile.items() if k != 'CaCertificates'})}")
+PY
+
+DB="{\"Cluster\": \"$CLUSTER\", \"DatabaseName\": \"orders\",
   \"PasswordParameterName\": \"/orders-platform/orders/db-password\", \"KmsKeyId\": \"alias/orders-service\",
-  \"SslMode\": \"verify-full\", \"OnDelete\": \"Drop\""
+  \"OnDelete\": \"Drop\""
 DB1="$DB, \"RotationToken\": \"1\"}"
 DB2="$DB, \"RotationToken\": \"2\"}"
-DB_ID="orders@127.0.0.1:$PGPORT/orders"
+DB_ID="orders@$CLUSTER/orders"
 
 export RESOURCE_TYPE=Custom::ServiceDatabase
 step "service-database: Create (database orders, role orders, TLS verify-full)" service-database Create OrdersDatabase "$DB1"
@@ -91,7 +102,9 @@ PGPASSWORD=$(ssm_value /orders-platform/orders/db-password) psql -X -A -t \
 step "service-database: Update with a new RotationToken (ALTER ROLE, new parameter version)" \
   service-database Update OrdersDatabase "$DB2" "$DB_ID" "$DB1"
 step "service-database: a hostile DatabaseName is refused" service-database Create EvilDatabase \
-  "{\"Host\": \"127.0.0.1\", \"Port\": \"$PGPORT\", \"AdminUsername\": \"$PG_ADMIN_USER\", \"AdminPasswordParameterName\": \"$ADMIN\", \"DatabaseName\": \"orders\\\"; DROP DATABASE postgres; --\", \"PasswordParameterName\": \"/orders-platform/evil/db-password\"}"
+  "{\"Cluster\": \"$CLUSTER\", \"DatabaseName\": \"orders\\\"; DROP DATABASE postgres; --\", \"PasswordParameterName\": \"/orders-platform/evil/db-password\"}"
+step "service-database: a service naming its own Host is refused" service-database Create EvilDatabase \
+  "{\"Cluster\": \"$CLUSTER\", \"Host\": \"evil.example\", \"DatabaseName\": \"evil\", \"PasswordParameterName\": \"/orders-platform/evil/db-password\"}"
 step "service-database: Delete (OnDelete: Drop)" service-database Delete OrdersDatabase "$DB2" "$DB_ID"
 
 say "a load balancer with a listener and rules at priorities 1, 2 and 10"

@@ -17,8 +17,8 @@ FUNCTIONS = {
     "AlbRulePriorityFunction": "alb-rule-priority",
 }
 # The SDK clients, by the names the code gives them, and their IAM service prefixes.
-CLIENTS = {"ssm": "ssm", "kms": "kms", "elb": "elasticloadbalancing"}
-CALL = re.compile(r"\b(ssm|kms|elb)\s*\.\s*([a-z_0-9]+)\(\)")
+CLIENTS = {"ssm": "ssm", "kms": "kms", "elb": "elasticloadbalancing", "secrets": "secretsmanager"}
+CALL = re.compile(r"\b(ssm|kms|elb|secrets)\s*\.\s*([a-z_0-9]+)\(\)")
 
 
 def code_of(crate: str) -> str:
@@ -42,6 +42,9 @@ def actions_called(crate: str) -> set:
     if "ParameterType::SecureString" in code:
         # SSM encrypts and decrypts SecureStrings with the caller's KMS rights.
         actions |= {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"}
+    if "get_secret_value()" in code:
+        # Secrets Manager decrypts the secret with the caller's KMS rights.
+        actions.add("kms:Decrypt")
     if re.search(r"put_parameter\(\)[^;]*?\.tags\(", code, re.S):
         # PutParameter with Tags is also AddTagsToResource.
         actions.add("ssm:AddTagsToResource")

@@ -8,6 +8,7 @@
 //! asynchronous retry can never run the work twice.
 
 mod deadline;
+mod destination;
 mod event;
 pub mod logging;
 pub mod parameter_name;
@@ -19,6 +20,7 @@ mod runtime;
 pub mod secure_parameter;
 mod sender;
 
+pub use destination::ALLOWED_RESPONSE_HOSTS;
 pub use resource::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 pub use response::{FAILED_CREATE_PREFIX, MAX_BODY_BYTES, MAX_PHYSICAL_ID_BYTES};
 pub use runtime::run;

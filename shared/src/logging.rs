@@ -4,19 +4,18 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
 /// Initializes logging once. Level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, default INFO.
-pub fn init() {
+///
+/// The level applies to this framework and to `function_crate` (pass
+/// `env!("CARGO_CRATE_NAME")`); every other crate stays at INFO or above whatever is asked,
+/// because below it they log raw events (the presigned ResponseURL), requests and responses
+/// (secrets).
+pub fn init(function_crate: &str) {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
-    // The SDKs log request details at debug; keep them at INFO unless asked by RUST_LOG.
-    let quiet = if level > LevelFilter::INFO {
-        ",aws_smithy_runtime=info,aws_sdk_ssm=info,aws_sdk_kms=info,hyper=info,hyper_util=info,rustls=info"
-    } else {
-        ""
-    };
-    let filter = EnvFilter::builder().parse_lossy(format!("{level}{quiet}"));
+    let filter = EnvFilter::builder().parse_lossy(directives(level, function_crate));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -34,4 +33,42 @@ pub fn init() {
     };
     // Already initialized (a test, or a second call): keep the first.
     drop(result);
+}
+
+fn directives(level: LevelFilter, function_crate: &str) -> String {
+    let others = level.min(LevelFilter::INFO);
+    let own = |name: &str| {
+        if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            format!(",{name}={level}")
+        } else {
+            String::new()
+        }
+    };
+    format!(
+        "{others}{}{}",
+        own(module_path!().split("::").next().unwrap_or_default()),
+        own(function_crate)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_crates_go_below_info() {
+        assert_eq!(
+            directives(LevelFilter::TRACE, "service_database"),
+            "info,shared=trace,service_database=trace"
+        );
+        assert_eq!(
+            directives(LevelFilter::WARN, "x"),
+            "warn,shared=warn,x=warn"
+        );
+        // A name that is no crate name adds no directive.
+        assert_eq!(
+            directives(LevelFilter::DEBUG, "a=trace,b"),
+            "info,shared=debug"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tracing::{Instrument, error, info, warn};
 
 use crate::deadline::Deadline;
+use crate::destination::Destinations;
 use crate::event::{self, Envelope, Request};
 use crate::properties::{parse_lenient, parse_strict};
 use crate::resource::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
@@ -32,8 +33,13 @@ where
         error!(%reason, "start-up failed");
         reason
     });
+    let (destinations, warnings) = Destinations::from_env();
+    for warning in warnings {
+        error!(%warning, "response destinations");
+    }
     let handler = Arc::new(Handler {
         resource,
+        destinations,
         sender: Sender::new()?,
         log_hint: log_hint(),
     });
@@ -50,6 +56,7 @@ where
 
 struct Handler<R> {
     resource: Result<Arc<R>, String>,
+    destinations: Destinations,
     sender: Sender,
     log_hint: String,
 }
@@ -76,6 +83,16 @@ impl<R: CustomResource> Handler<R> {
             logical_id = %envelope.echo.logical_resource_id,
             request_type = %envelope.request_type,
         );
+        // Only CloudFormation may receive an answer, and a request that cannot be answered
+        // there is not CloudFormation's: nothing is done for it.
+        if let Err(reason) = self.destinations.check(
+            &envelope.response_url,
+            &envelope.echo.stack_id,
+            &envelope.echo.logical_resource_id,
+        ) {
+            span.in_scope(|| warn!(%reason, "refused: nothing done, nothing sent"));
+            return;
+        }
         self.answer(event.payload, envelope, deadline)
             .instrument(span)
             .await;

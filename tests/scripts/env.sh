@@ -78,7 +78,8 @@ as_pg() {
 
 # A throwaway PostgreSQL 15 cluster on loopback, shaped like RDS: TLS on, every statement
 # logged, and an admin that is not a superuser but has CREATEDB and CREATEROLE.
-# Exports PGHOST, PGPORT, PG_ADMIN_USER, PG_ADMIN_PASSWORD, PG_CA_FILE, PG_LOG_FILE.
+# Exports PGHOST, PGPORT, PG_ADMIN_USER, PG_ADMIN_PASSWORD, PG_CA_FILE, PG_LOG_FILE, and the
+# server's certificate and key (PG_SERVER_CERT, PG_SERVER_KEY) for the tests' impostor server.
 start_postgres() {
   local bin=/usr/lib/postgresql/15/bin
   if [ ! -x "$bin/initdb" ]; then
@@ -141,6 +142,7 @@ HBA
     || die "could not create the admin role"
   export PGHOST=127.0.0.1 PGPORT=$port PG_ADMIN_USER PG_ADMIN_PASSWORD
   export PG_CA_FILE="$pg/ca.crt" PG_LOG_FILE="$pg/server.log"
+  export PG_SERVER_CERT="$pg/server.crt" PG_SERVER_KEY="$pg/server.key"
 }
 
 # Sets the admin's password as the cluster's superuser (what RDS does with the cluster's

@@ -4,6 +4,7 @@
 
 pub mod cfn_endpoint;
 pub mod events;
+pub mod fake_postgres;
 pub mod http;
 pub mod moto;
 pub mod process;

@@ -31,6 +31,8 @@ impl FunctionProcess {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
+            // The harness's response endpoint; CloudFormation's hosts stay allowed too.
+            .env("ALLOWED_RESPONSE_HOSTS", "127.0.0.1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);

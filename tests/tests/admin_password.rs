@@ -415,3 +415,58 @@ async fn delete_never_removes_someone_elses_parameter() {
         Some("theirs")
     );
 }
+
+#[tokio::test]
+async fn a_forged_create_answered_off_cloudformation_creates_nothing_and_sends_nothing() {
+    let e = env().await;
+    let key = e.key().await;
+    let name = name();
+    let mut event =
+        e.h.event("AdminPassword")
+            .create(json!({"ParameterName": name, "KmsKeyId": key}));
+    // The harness's endpoint under another name: anything sent would still be caught.
+    let url = event["ResponseURL"]
+        .as_str()
+        .unwrap()
+        .replacen("127.0.0.1", "localhost", 1);
+    event["ResponseURL"] = json!(url);
+    let r = e.invoke(event).await;
+    assert!(r.responses.is_empty() && e.h.endpoint.all_received().is_empty());
+    assert!(e.stored(&name).await.is_none(), "no parameter was created");
+    let logs = e.h.logs().await;
+    assert!(logs.contains("refused: nothing done"), "{logs}");
+    assert!(
+        logs.contains("localhost") && !logs.contains("X-Amz-Credential"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn at_trace_level_no_log_line_carries_the_signature_or_the_password() {
+    let config = aws_config().await;
+    let e = Env {
+        h: Harness::start(
+            workspace_binary("admin-password"),
+            &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")],
+        )
+        .await,
+        ssm: aws_sdk_ssm::Client::new(&config),
+        kms: aws_sdk_kms::Client::new(&config),
+    };
+    let key = e.key().await;
+    let event =
+        e.h.event("AdminPassword")
+            .create(json!({"ParameterName": name(), "KmsKeyId": key}));
+    let signature =
+        integration_tests::cfn_endpoint::signature_for(event["RequestId"].as_str().unwrap());
+    let r = e.invoke(event).await;
+    let password = data(&r)["Password"].as_str().unwrap().to_owned();
+    let logs = e.h.logs().await;
+    assert!(logs.contains("responding SUCCESS"), "{logs}");
+    for secret in [&signature, &password] {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the log: {logs}"
+        );
+    }
+}

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::types::ParameterType;
+use integration_tests::cfn_endpoint::signature_for;
 use integration_tests::events::unique;
+use integration_tests::fake_postgres::{Ask, FakePostgres};
 use integration_tests::{Harness, Invocation, aws_config, workspace_binary};
 use serde_json::{Value, json};
 
@@ -21,6 +23,10 @@ struct Env {
     ssm: aws_sdk_ssm::Client,
     admin_parameter: String,
     key: String,
+    /// The function's CLUSTER_PROFILE_PATH.
+    profile_path: String,
+    /// The test cluster's profile, under `profile_path`.
+    cluster: String,
 }
 
 async fn env() -> Env {
@@ -31,15 +37,23 @@ async fn env_with(extra: &[(&str, &str)]) -> Env {
     let config = aws_config().await;
     let ssm = aws_sdk_ssm::Client::new(&config);
     let kms = aws_sdk_kms::Client::new(&config);
-    let admin_parameter = format!("/test-platform/{}/rds/admin", unique());
+    let platform = format!("/test-platform/{}", unique());
+    let admin_parameter = format!("{platform}/rds/admin");
     put(&ssm, &admin_parameter, &pg("PG_ADMIN_PASSWORD")).await;
     let key = integration_tests::moto::new_key(&kms).await;
-    Env {
-        h: Harness::start(workspace_binary("service-database"), extra).await,
+    let profile_path = format!("{platform}/clusters");
+    let mut env = vec![("CLUSTER_PROFILE_PATH", profile_path.as_str())];
+    env.extend_from_slice(extra);
+    let e = Env {
+        h: Harness::start(workspace_binary("service-database"), &env).await,
         ssm,
         admin_parameter,
         key,
-    }
+        cluster: format!("{profile_path}/main"),
+        profile_path,
+    };
+    e.register("main", e.profile(json!({}))).await;
+    e
 }
 
 async fn put(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) {
@@ -57,17 +71,47 @@ fn service() -> String {
 }
 
 impl Env {
+    /// The test cluster's profile, with `changes` laid over it (null removes a property).
+    fn profile(&self, changes: Value) -> Value {
+        let mut profile = json!({
+            "Host": pg("PGHOST"), "Port": pg("PGPORT").parse::<u16>().unwrap(),
+            "AdminUsername": pg("PG_ADMIN_USER"),
+            "AdminPasswordParameterName": self.admin_parameter,
+            "SslMode": "require",
+            "ConnectTimeoutSeconds": 5,
+        });
+        for (name, value) in changes.as_object().unwrap() {
+            match value {
+                Value::Null => profile.as_object_mut().unwrap().remove(name),
+                _ => profile
+                    .as_object_mut()
+                    .unwrap()
+                    .insert(name.clone(), value.clone()),
+            };
+        }
+        profile
+    }
+
+    /// Registers a profile as the platform does: a String parameter under the profile path.
+    async fn register(&self, name: &str, profile: Value) -> String {
+        let full = format!("{}/{name}", self.profile_path);
+        put_profile(&self.ssm, &full, &profile).await;
+        full
+    }
+
     /// Properties for one service's database on the test cluster.
     fn props(&self, service: &str) -> Value {
         json!({
-            "Host": pg("PGHOST"), "Port": pg("PGPORT"),
-            "AdminUsername": pg("PG_ADMIN_USER"),
-            "AdminPasswordParameterName": self.admin_parameter,
+            "Cluster": self.cluster,
             "DatabaseName": service,
             "PasswordParameterName": format!("/test-platform/{service}/db-password"),
             "KmsKeyId": self.key,
-            "ConnectTimeoutSeconds": "5",
         })
+    }
+
+    /// The PhysicalResourceId of a service whose role and database share its name.
+    fn id(&self, service: &str) -> String {
+        format!("{service}@{}/{service}", self.cluster)
     }
 
     async fn invoke(&self, event: Value) -> Invocation {
@@ -85,6 +129,17 @@ impl Env {
             .await
             .expect("the service's password parameter")
     }
+}
+
+async fn put_profile(ssm: &aws_sdk_ssm::Client, name: &str, profile: &Value) {
+    ssm.put_parameter()
+        .name(name)
+        .value(profile.to_string())
+        .r#type(ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn connect(
@@ -136,10 +191,7 @@ async fn create_makes_a_login_role_that_owns_its_database_and_keeps_its_password
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     let answer = r.answer();
     let endpoint = format!("{}:{}", pg("PGHOST"), pg("PGPORT"));
-    assert_eq!(
-        answer["PhysicalResourceId"],
-        format!("{svc}@{endpoint}/{svc}").as_str()
-    );
+    assert_eq!(answer["PhysicalResourceId"], e.id(&svc).as_str());
     let data = &answer["Data"];
     assert_eq!(data["DatabaseName"], svc.as_str());
     assert_eq!(data["RoleName"], svc.as_str());
@@ -350,8 +402,10 @@ async fn a_failure_part_way_leaves_nothing_behind() {
     put(&e.ssm, &limited_parameter, &limited_password).await;
     let svc = service();
     let mut props = e.props(&svc);
-    props["AdminUsername"] = json!(limited);
-    props["AdminPasswordParameterName"] = json!(limited_parameter);
+    let profile = e.profile(
+        json!({"AdminUsername": limited, "AdminPasswordParameterName": limited_parameter}),
+    );
+    props["Cluster"] = json!(e.register("limited", profile).await);
     let r = e.invoke(e.h.event("Database").create(props)).await;
     assert_eq!(r.status(), "FAILED");
     assert!(
@@ -384,7 +438,7 @@ async fn rotation_sets_a_new_password_as_a_new_parameter_version() {
     let old = e.service_password(&svc).await;
     let mut v2 = v1.clone();
     v2["RotationToken"] = json!("2");
-    let id = format!("{svc}@{}:{}/{svc}", pg("PGHOST"), pg("PGPORT"));
+    let id = e.id(&svc);
     let r = e.invoke(events.update(&id, v2.clone(), v1)).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     assert_eq!(r.answer()["PhysicalResourceId"], id.as_str());
@@ -399,7 +453,7 @@ async fn rotation_sets_a_new_password_as_a_new_parameter_version() {
     );
     // Any other change converges without touching the password.
     let mut v3 = v2.clone();
-    v3["ConnectTimeoutSeconds"] = json!("7");
+    v3["OnDelete"] = json!("Retain");
     let r = e.invoke(events.update(&id, v3, v2)).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     assert_eq!(e.service_password(&svc).await, new);
@@ -415,7 +469,7 @@ async fn a_new_database_name_is_a_replacement_and_dropping_the_old_spares_the_ne
     let mut v1 = e.props(&old);
     v1["OnDelete"] = json!("Drop");
     e.invoke(events.create(v1.clone())).await.answer();
-    let old_id = format!("{old}@{}:{}/{old}", pg("PGHOST"), pg("PGPORT"));
+    let old_id = e.id(&old);
     // Same parameter, new database and role.
     let mut v2 = v1.clone();
     v2["DatabaseName"] = json!(new);
@@ -444,7 +498,7 @@ async fn retain_keeps_everything_and_drop_removes_only_this_resources_objects() 
     let events = e.h.event("Database");
     let kept = service();
     e.invoke(events.create(e.props(&kept))).await.answer();
-    let id = |svc: &str| format!("{svc}@{}:{}/{svc}", pg("PGHOST"), pg("PGPORT"));
+    let id = |svc: &str| e.id(svc);
     let r = e.invoke(events.delete(&id(&kept), e.props(&kept))).await;
     assert_eq!(r.status(), "SUCCESS");
     assert!(exists("database", &kept).await && exists("role", &kept).await);
@@ -503,8 +557,8 @@ async fn connection_problems_fail_within_the_timeout_naming_host_and_cause() {
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let silent_port = silent.local_addr().unwrap().port();
     let mut props = e.props(&service());
-    props["Port"] = json!(silent_port.to_string());
-    props["ConnectTimeoutSeconds"] = json!("2");
+    let profile = e.profile(json!({"Port": silent_port, "ConnectTimeoutSeconds": 2}));
+    props["Cluster"] = json!(e.register("silent", profile).await);
     let started = Instant::now();
     let r = e.invoke(e.h.event("Database").create(props)).await;
     assert!(started.elapsed() < Duration::from_secs(6));
@@ -526,7 +580,8 @@ async fn connection_problems_fail_within_the_timeout_naming_host_and_cause() {
     let parameter = format!("/test-platform/{}/bad-admin", unique());
     put(&e.ssm, &parameter, &wrong).await;
     let mut props = e.props(&service());
-    props["AdminPasswordParameterName"] = json!(parameter);
+    let profile = e.profile(json!({ "AdminPasswordParameterName": parameter }));
+    props["Cluster"] = json!(e.register("wrong", profile).await);
     let r = e.invoke(e.h.event("Database").create(props)).await;
     assert_eq!(r.status(), "FAILED");
     assert!(
@@ -538,32 +593,37 @@ async fn connection_problems_fail_within_the_timeout_naming_host_and_cause() {
 
     // A missing admin password parameter.
     let mut props = e.props(&service());
-    props["AdminPasswordParameterName"] = json!("/test-platform/none/admin");
+    let profile = e.profile(json!({"AdminPasswordParameterName": "/test-platform/none/admin"}));
+    let cluster = e.register("none", profile).await;
+    props["Cluster"] = json!(cluster);
     let r = e.invoke(e.h.event("Database").create(props)).await;
     assert!(
-        r.reason()
-            .starts_with("AdminPasswordParameterName /test-platform/none/admin: no such parameter"),
+        r.reason().starts_with(&format!(
+            "cluster profile {cluster}: AdminPasswordParameterName /test-platform/none/admin: no such parameter"
+        )),
         "{}",
         r.reason()
     );
 }
 
 #[tokio::test]
-async fn verify_full_checks_the_certificate_against_the_bundle() {
-    let good = env_with(&[("DATABASE_CA_BUNDLE", &pg("PG_CA_FILE"))]).await;
-    let svc = service();
-    let mut props = good.props(&svc);
-    props["SslMode"] = json!("verify-full");
-    let r = good
-        .invoke(good.h.event("Database").create(props.clone()))
-        .await;
+async fn verify_full_checks_the_certificate_against_the_profiles_ca() {
+    let e = env().await;
+    let ca = std::fs::read_to_string(pg("PG_CA_FILE")).unwrap();
+    let mut props = e.props(&service());
+    let profile = e.profile(json!({"SslMode": null, "CaCertificates": ca}));
+    props["Cluster"] = json!(e.register("verified", profile).await);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
 
-    // A bundle that does not hold the cluster's CA: the TLS handshake is refused.
-    let bad = env_with(&[("DATABASE_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")]).await;
-    let mut props = bad.props(&service());
-    props["SslMode"] = json!("verify-full");
-    let r = bad.invoke(bad.h.event("Database").create(props)).await;
+    // A CA that did not sign the cluster's certificate: the TLS handshake is refused.
+    let system = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap();
+    let end = "-----END CERTIFICATE-----";
+    let other = &system[..system.find(end).unwrap() + end.len()];
+    let mut props = e.props(&service());
+    let profile = e.profile(json!({"SslMode": "verify-full", "CaCertificates": other}));
+    props["Cluster"] = json!(e.register("other-ca", profile).await);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
     assert_eq!(r.status(), "FAILED");
     assert!(
         r.reason().contains("could not connect to"),
@@ -576,13 +636,19 @@ async fn verify_full_checks_the_certificate_against_the_bundle() {
         r.reason()
     );
 
+    // verify-full (the default) without a CA fails naming the profile property.
+    let mut props = e.props(&service());
+    let profile = e.profile(json!({ "SslMode": null }));
+    props["Cluster"] = json!(e.register("no-ca", profile).await);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
+    assert!(r.reason().contains("CaCertificates"), "{}", r.reason());
+
     // disable works against a cluster that allows it.
-    let mut props = good.props(&service());
-    props["SslMode"] = json!("disable");
+    let mut props = e.props(&service());
+    let profile = e.profile(json!({"SslMode": "disable"}));
+    props["Cluster"] = json!(e.register("plain", profile).await);
     assert_eq!(
-        good.invoke(good.h.event("Database").create(props))
-            .await
-            .status(),
+        e.invoke(e.h.event("Database").create(props)).await.status(),
         "SUCCESS"
     );
 }
@@ -607,4 +673,246 @@ async fn ten_services_created_at_once_all_succeed() {
     for svc in created {
         assert!(exists("database", &svc).await);
     }
+}
+
+/// The same event, its answer addressed to a host the function does not allow (the harness's
+/// endpoint under another name, so anything sent would still be caught).
+fn forged(mut event: Value) -> Value {
+    let url = event["ResponseURL"]
+        .as_str()
+        .unwrap()
+        .replacen("127.0.0.1", "localhost", 1);
+    event["ResponseURL"] = json!(url);
+    event
+}
+
+#[tokio::test]
+async fn a_forged_request_answered_off_cloudformation_changes_nothing_and_sends_nothing() {
+    let e = env().await;
+    let svc = service();
+    let events = e.h.event("Database");
+    let mut v1 = e.props(&svc);
+    v1["OnDelete"] = json!("Drop");
+    v1["RotationToken"] = json!("1");
+    e.invoke(events.create(v1.clone())).await.answer();
+    let password = e.service_password(&svc).await;
+    let sent = e.h.endpoint.all_received().len();
+
+    // A Create for another service.
+    let other = service();
+    let r = e.invoke(forged(events.create(e.props(&other)))).await;
+    assert!(r.responses.is_empty());
+    assert!(!exists("role", &other).await && !exists("database", &other).await);
+    assert!(
+        e.password(&format!("/test-platform/{other}/db-password"))
+            .await
+            .is_none()
+    );
+
+    // A rotation of the existing service's password.
+    let mut v2 = v1.clone();
+    v2["RotationToken"] = json!("2");
+    e.invoke(forged(events.update(&e.id(&svc), v2, v1.clone())))
+        .await;
+    assert_eq!(e.service_password(&svc).await, password);
+    connect(&svc, &password, &svc)
+        .await
+        .expect("the password in force is unchanged");
+
+    // A Delete that would drop it.
+    e.invoke(forged(events.delete(&e.id(&svc), v1))).await;
+    assert!(exists("database", &svc).await && exists("role", &svc).await);
+
+    assert_eq!(e.h.endpoint.all_received().len(), sent, "nothing was sent");
+    let logs = e.h.logs().await;
+    assert_eq!(logs.matches("refused: nothing done").count(), 3, "{logs}");
+    assert!(!logs.contains("X-Amz-Credential"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_service_stack_cannot_point_the_function_at_a_server_of_its_own() {
+    let e = env().await;
+    let impostor = FakePostgres::start(Ask::Cleartext, false).await;
+
+    // Its own host and the platform's admin password, as properties.
+    let mut props = e.props(&service());
+    props["Host"] = json!("127.0.0.1");
+    props["Port"] = json!(impostor.port.to_string());
+    props["AdminPasswordParameterName"] = json!(e.admin_parameter);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("unknown property `") && r.reason().contains("`Cluster`"),
+        "{}",
+        r.reason()
+    );
+    assert_eq!(impostor.connections(), 0);
+
+    // A profile of its own, outside the platform's path.
+    let own = format!("/test-platform/{}/clusters/mine", unique());
+    let impostor_profile = e.profile(json!({"Port": impostor.port, "SslMode": "disable"}));
+    put_profile(&e.ssm, &own, &impostor_profile).await;
+    let mut props = e.props(&service());
+    props["Cluster"] = json!(own);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("is not a cluster this function serves"),
+        "{}",
+        r.reason()
+    );
+    assert_eq!(impostor.connections(), 0);
+
+    // A registered cluster reserved for other stacks.
+    let mut reserved = impostor_profile.clone();
+    reserved["AllowedStackNames"] = json!(["billing-*"]);
+    let mut props = e.props(&service());
+    props["Cluster"] = json!(e.register("billing", reserved).await);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason()
+            .contains("may be used only by stacks named billing-*"),
+        "{}",
+        r.reason()
+    );
+    assert_eq!(impostor.connections(), 0, "no connection was made");
+}
+
+#[tokio::test]
+async fn a_registered_server_asking_for_a_cleartext_or_md5_password_receives_none() {
+    let e = env().await;
+    let admin_password = pg("PG_ADMIN_PASSWORD");
+    for (ask, tls) in [
+        (Ask::Cleartext, false),
+        (Ask::Cleartext, true),
+        (Ask::Md5, true),
+    ] {
+        let impostor = FakePostgres::start(ask, tls).await;
+        let mode = if tls { "require" } else { "disable" };
+        let profile = e.profile(json!({"Port": impostor.port, "SslMode": mode}));
+        let mut props = e.props(&service());
+        props["Cluster"] = json!(
+            e.register(&format!("impostor-{}", impostor.port), profile)
+                .await
+        );
+        let r = e.invoke(e.h.event("Database").create(props)).await;
+        assert_eq!(r.status(), "FAILED", "{ask:?} tls={tls}");
+        assert!(
+            r.reason().contains("refused, nothing sent") && r.reason().contains("SCRAM"),
+            "{}",
+            r.reason()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(impostor.connections(), 1, "{ask:?} tls={tls}");
+        let received = impostor.received_after_ask();
+        let has = |needle: &[u8]| received.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            !has(admin_password.as_bytes()) && !has(b"md5") && received.first() != Some(&b'p'),
+            "{ask:?} tls={tls}: the impostor received {received:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn at_trace_level_no_log_line_carries_the_signature_or_a_secret() {
+    let e = env_with(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]).await;
+    let svc = service();
+    let events = e.h.event("Database");
+    let mut v1 = e.props(&svc);
+    v1["OnDelete"] = json!("Drop");
+    v1["RotationToken"] = json!("1");
+    let create = events.create(v1.clone());
+    let mut signatures = vec![signature_for(create["RequestId"].as_str().unwrap())];
+    assert_eq!(e.invoke(create).await.status(), "SUCCESS");
+    let first = e.service_password(&svc).await;
+    let mut v2 = v1.clone();
+    v2["RotationToken"] = json!("2");
+    let update = events.update(&e.id(&svc), v2.clone(), v1);
+    signatures.push(signature_for(update["RequestId"].as_str().unwrap()));
+    assert_eq!(e.invoke(update).await.status(), "SUCCESS");
+    let second = e.service_password(&svc).await;
+    let delete = events.delete(&e.id(&svc), v2);
+    signatures.push(signature_for(delete["RequestId"].as_str().unwrap()));
+    assert_eq!(e.invoke(delete).await.status(), "SUCCESS");
+
+    let logs = e.h.logs().await;
+    assert!(logs.lines().count() > 10, "{logs}");
+    for secret in signatures
+        .iter()
+        .chain([&first, &second, &pg("PG_ADMIN_PASSWORD")])
+    {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the log: {logs}"
+        );
+    }
+    assert!(!logs.contains("X-Amz-Credential"), "{logs}");
+}
+
+#[tokio::test]
+async fn admin_credentials_can_come_from_the_rds_managed_secret() {
+    let e = env().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws_config().await);
+    let secret = secrets
+        .create_secret()
+        .name(format!("rds!cluster-{}", unique()))
+        .secret_string(
+            json!({"username": pg("PG_ADMIN_USER"), "password": pg("PG_ADMIN_PASSWORD")})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let profile = e.profile(json!({
+        "AdminUsername": null, "AdminPasswordParameterName": null,
+        "AdminSecretArn": secret.arn().unwrap(),
+    }));
+    let svc = service();
+    let mut props = e.props(&svc);
+    props["Cluster"] = json!(e.register("managed", profile).await);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    connect(&svc, &e.service_password(&svc).await, &svc)
+        .await
+        .expect("the service logs in");
+
+    // A secret without the expected shape fails naming the profile property, quoting nothing.
+    let bad = secrets
+        .create_secret()
+        .name(format!("rds!cluster-{}", unique()))
+        .secret_string("{\"password\": \"hunter2-not-json-shaped\"}")
+        .send()
+        .await
+        .unwrap();
+    let profile = e.profile(json!({
+        "AdminUsername": null, "AdminPasswordParameterName": null,
+        "AdminSecretArn": bad.arn().unwrap(),
+    }));
+    let mut props = e.props(&service());
+    props["Cluster"] = json!(e.register("bad-secret", profile).await);
+    let r = e.invoke(e.h.event("Database").create(props)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("AdminSecretArn") && !r.reason().contains("hunter2"),
+        "{}",
+        r.reason()
+    );
+}
+
+#[tokio::test]
+async fn an_id_too_long_for_its_tag_fails_up_front_reading_nothing() {
+    let e = env().await;
+    let svc = service();
+    let mut props = e.props(&svc);
+    // A profile name that does not exist: the id check comes before any read.
+    props["Cluster"] = json!(format!("{}/{}", e.profile_path, "c".repeat(200)));
+    let r = e.invoke(e.h.event("Database").create(props)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("at most 256 fit") && r.reason().contains("shorter names"),
+        "{}",
+        r.reason()
+    );
+    assert!(!exists("role", &svc).await);
 }

@@ -7,7 +7,7 @@ use shared::secure_parameter::SecureParameters;
 
 #[tokio::main]
 async fn main() -> Result<(), shared::RunError> {
-    shared::logging::init();
+    shared::logging::init(env!("CARGO_CRATE_NAME"));
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
     let config = aws_config::load_from_env().await;
     let parameters = SecureParameters::from_config(&config);

@@ -11,7 +11,7 @@ use reservations::Reservations;
 
 #[tokio::main]
 async fn main() -> Result<(), shared::RunError> {
-    shared::logging::init();
+    shared::logging::init(env!("CARGO_CRATE_NAME"));
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
     let config = aws_config::load_from_env().await;
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);

@@ -2,7 +2,6 @@
 //! statements this resource runs. Identifiers and values reach SQL only through the server's
 //! own `format('%I', '%L')` with bound parameters.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,17 +11,34 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::Deserialize;
 use shared::Owner;
 use shared::password::Secret;
 use tokio_postgres::Client;
+use tokio_postgres::config::ChannelBinding;
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::properties::SslMode;
+use crate::auth_guard::{Guarded, GuardedTls};
 
 /// How often a statement is tried when PostgreSQL says "busy, try again".
 const ATTEMPTS: u32 = 8;
 
-/// Where the cluster is and how to reach it.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum SslMode {
+    /// TLS, the certificate checked against the profile's CaCertificates and the host name.
+    #[default]
+    #[serde(rename = "verify-full")]
+    VerifyFull,
+    /// TLS, the server's certificate not checked (libpq's `require`).
+    #[serde(rename = "require")]
+    Require,
+    /// No TLS: for local clusters only.
+    #[serde(rename = "disable")]
+    Disable,
+}
+
+/// Where the cluster is and how to reach it, from its profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub host: String,
@@ -30,6 +46,8 @@ pub struct Target {
     pub admin_user: String,
     pub admin_database: String,
     pub ssl_mode: SslMode,
+    /// PEM, for verify-full.
+    pub ca_certificates: Option<String>,
     pub connect_timeout: Duration,
 }
 
@@ -47,7 +65,7 @@ pub enum ClusterError {
         user: String,
         cause: String,
     },
-    #[error("SslMode verify-full: {0}")]
+    #[error("cluster profile property CaCertificates: {0}")]
     Tls(String),
     #[error("{step} failed on {endpoint}: {message}")]
     Sql {
@@ -94,11 +112,9 @@ impl Drop for Cluster {
 
 impl Cluster {
     /// Connects as the admin, within the target's connect timeout (TLS and login included).
-    pub async fn connect(
-        target: &Target,
-        password: &Secret,
-        ca_bundle: Option<&Path>,
-    ) -> Result<Self, ClusterError> {
+    /// The password is used through SCRAM only (see `auth_guard`), with channel binding
+    /// where the server offers it.
+    pub async fn connect(target: &Target, password: &Secret) -> Result<Self, ClusterError> {
         let endpoint = target.endpoint();
         let mut config = tokio_postgres::Config::new();
         config
@@ -108,37 +124,50 @@ impl Cluster {
             .password(password.expose())
             .dbname(&target.admin_database)
             .application_name("cfn-service-database")
-            .connect_timeout(target.connect_timeout)
+            .channel_binding(ChannelBinding::Prefer)
             .ssl_mode(match target.ssl_mode {
                 SslMode::Disable => tokio_postgres::config::SslMode::Disable,
                 SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
             });
-        let tls = MakeRustlsConnect::new(tls_config(target.ssl_mode, ca_bundle)?);
         let failed = |cause: String| ClusterError::Connect {
             endpoint: endpoint.clone(),
             user: target.admin_user.clone(),
             cause,
         };
-        let (client, connection) = match tokio::time::timeout(
-            target.connect_timeout,
-            config.connect(tls),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(failed(format!(
-                    "no answer within {} s (ConnectTimeoutSeconds); check the host, port, security groups and routes",
-                    target.connect_timeout.as_secs()
-                )));
-            }
-            Ok(Err(error)) => return Err(failed(describe(&error))),
-            Ok(Ok(pair)) => pair,
+        let tls = tls_config(target.ssl_mode, target.ca_certificates.as_deref())?;
+        let connecting = async {
+            let socket = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let _ = socket.set_nodelay(true);
+            let (client, connection) = if target.ssl_mode == SslMode::Disable {
+                let (client, connection) = config
+                    .connect_raw(Guarded::new(socket), tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| failed(describe(&e)))?;
+                (client, spawn_connection(connection))
+            } else {
+                let tls = MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(
+                    &mut MakeRustlsConnect::new(tls),
+                    &target.host,
+                )
+                .map_err(|e| ClusterError::Tls(e.to_string()))?;
+                let (client, connection) = config
+                    .connect_raw(socket, GuardedTls(tls))
+                    .await
+                    .map_err(|e| failed(describe(&e)))?;
+                (client, spawn_connection(connection))
+            };
+            Ok::<_, ClusterError>((client, connection))
         };
-        let connection = tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(error = %describe(&error), "database connection ended");
-            }
-        });
+        let (client, connection) = tokio::time::timeout(target.connect_timeout, connecting)
+            .await
+            .map_err(|_| {
+                failed(format!(
+                    "no answer within {} s (the profile's ConnectTimeoutSeconds); check the host, port, security groups and routes",
+                    target.connect_timeout.as_secs()
+                ))
+            })??;
         Ok(Self {
             client,
             endpoint,
@@ -337,7 +366,30 @@ fn is_transient(error: &tokio_postgres::Error) -> bool {
     }
 }
 
-fn tls_config(mode: SslMode, ca_bundle: Option<&Path>) -> Result<ClientConfig, ClusterError> {
+/// Runs the connection's I/O until the client goes.
+fn spawn_connection<F>(connection: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(error = %describe(&error), "database connection ended");
+        }
+    })
+}
+
+/// The certificates of a PEM bundle; an error when it holds none or one does not parse.
+pub fn parse_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not PEM certificates ({e})"))?;
+    if certificates.is_empty() {
+        return Err("no PEM certificate in it".into());
+    }
+    Ok(certificates)
+}
+
+fn tls_config(mode: SslMode, ca_certificates: Option<&str>) -> Result<ClientConfig, ClusterError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -349,21 +401,13 @@ fn tls_config(mode: SslMode, ca_bundle: Option<&Path>) -> Result<ClientConfig, C
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
             .with_no_client_auth());
     }
-    let path = ca_bundle.ok_or_else(|| {
-        ClusterError::Tls(
-            "the function's DATABASE_CA_BUNDLE environment variable must name a CA bundle file, e.g. the RDS global bundle shipped in the deployment package".into(),
-        )
-    })?;
-    let unreadable =
-        |e: &dyn std::fmt::Display| ClusterError::Tls(format!("CA bundle {}: {e}", path.display()));
+    let pem = ca_certificates
+        .ok_or_else(|| ClusterError::Tls("required with SslMode verify-full".into()))?;
     let mut roots = RootCertStore::empty();
-    for certificate in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+    for certificate in parse_certificates(pem).map_err(ClusterError::Tls)? {
         roots
-            .add(certificate.map_err(|e| unreadable(&e))?)
-            .map_err(|e| unreadable(&e))?;
-    }
-    if roots.is_empty() {
-        return Err(unreadable(&"no certificates in it"));
+            .add(certificate)
+            .map_err(|e| ClusterError::Tls(e.to_string()))?;
     }
     Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
@@ -442,10 +486,14 @@ mod tests {
     }
 
     #[test]
-    fn verify_full_without_a_bundle_says_what_to_set() {
+    fn verify_full_without_certificates_says_what_to_set() {
         let err = tls_config(SslMode::VerifyFull, None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("DATABASE_CA_BUNDLE"), "{err}");
+        assert!(err.contains("CaCertificates"), "{err}");
+        let err = tls_config(SslMode::VerifyFull, Some("junk"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no PEM certificate"), "{err}");
     }
 }

@@ -1,7 +1,10 @@
 //! `Custom::ServiceDatabase`: a PostgreSQL database and login role per service.
 
+mod admin_credentials;
+mod auth_guard;
 mod cluster;
 mod identifiers;
+mod profile;
 mod properties;
 mod service_database;
 
@@ -9,14 +12,24 @@ use shared::secure_parameter::SecureParameters;
 
 #[tokio::main]
 async fn main() -> Result<(), shared::RunError> {
-    shared::logging::init();
+    shared::logging::init(env!("CARGO_CRATE_NAME"));
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
     let config = aws_config::load_from_env().await;
     let parameters = SecureParameters::from_config(&config);
-    // The CA bundle for SslMode verify-full, e.g. the RDS bundle shipped in the package.
-    let ca_bundle = std::env::var_os("DATABASE_CA_BUNDLE")
-        .filter(|path| !path.is_empty())
-        .map(Into::into);
-    let resource = service_database::ServiceDatabase::new(parameters, ca_bundle);
-    shared::run(Ok::<_, std::convert::Infallible>(resource)).await
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let admin = admin_credentials::AdminCredentials::new(parameters.clone(), secrets);
+    // Only profiles under the platform's path (template.yaml's ClusterProfilePath) are read.
+    let resource = match std::env::var("CLUSTER_PROFILE_PATH") {
+        Ok(path) if path.starts_with('/') && path.len() > 1 => {
+            Ok(service_database::ServiceDatabase::new(
+                parameters,
+                profile::Profiles::new(aws_sdk_ssm::Client::new(&config), &path),
+                admin,
+            ))
+        }
+        _ => Err(
+            "CLUSTER_PROFILE_PATH must name the SSM path of the platform's cluster profiles, e.g. /platform/rds",
+        ),
+    };
+    shared::run(resource).await
 }

@@ -1,29 +1,12 @@
-//! The resource's properties, as CloudFormation sends them.
-
-use std::time::Duration;
+//! The resource's properties, as CloudFormation sends them. Where the cluster is and how its
+//! admin logs in come from the cluster's profile, never from here.
 
 use serde::Deserialize;
-use shared::properties::{lenient_string, optional_number};
+use shared::properties::lenient_string;
 use shared::secure_parameter::DEFAULT_KMS_KEY;
 
-use crate::cluster::Target;
-
-pub const DEFAULT_PORT: u16 = 5432;
-pub const DEFAULT_CONNECT_TIMEOUT: u64 = 10;
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-pub enum SslMode {
-    /// TLS, the server's certificate not checked (libpq's `require`).
-    #[default]
-    #[serde(rename = "require")]
-    Require,
-    /// TLS, the certificate checked against DATABASE_CA_BUNDLE and the host name.
-    #[serde(rename = "verify-full")]
-    VerifyFull,
-    /// No TLS: for local clusters only.
-    #[serde(rename = "disable")]
-    Disable,
-}
+/// An SSM tag value, where the PhysicalResourceId is kept, holds this many characters.
+pub const MAX_PHYSICAL_ID: usize = 256;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 pub enum OnDelete {
@@ -37,23 +20,14 @@ shared::with_password_properties! {
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "PascalCase", deny_unknown_fields)]
     pub struct Properties {
-        pub host: String,
-        #[serde(default, deserialize_with = "optional_number")]
-        pub port: Option<u16>,
-        pub admin_username: String,
-        pub admin_password_parameter_name: String,
-        #[serde(default)]
-        pub admin_database: Option<String>,
+        /// The cluster's profile, e.g. `/platform/rds/orders`.
+        pub cluster: String,
         pub database_name: String,
         #[serde(default)]
         pub role_name: Option<String>,
         pub password_parameter_name: String,
         #[serde(default)]
         pub kms_key_id: Option<String>,
-        #[serde(default)]
-        pub ssl_mode: Option<SslMode>,
-        #[serde(default, deserialize_with = "optional_number")]
-        pub connect_timeout_seconds: Option<u64>,
         #[serde(default)]
         pub rotation_token: Option<String>,
         /// Checked here so a typo fails the Create; acted on at Delete, from [`Existing`].
@@ -72,33 +46,14 @@ impl Properties {
         self.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
     }
 
-    pub fn target(&self) -> Target {
-        Target {
-            host: self.host.clone(),
-            port: self.port.unwrap_or(DEFAULT_PORT),
-            admin_user: self.admin_username.clone(),
-            admin_database: self
-                .admin_database
-                .clone()
-                .unwrap_or_else(|| "postgres".into()),
-            ssl_mode: self.ssl_mode.unwrap_or_default(),
-            connect_timeout: Duration::from_secs(
-                self.connect_timeout_seconds
-                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            ),
-        }
-    }
-
-    /// The PhysicalResourceId: a new one whenever Host, Port, DatabaseName or RoleName change.
+    /// The PhysicalResourceId: a new one whenever Cluster, DatabaseName or RoleName change.
     pub fn physical_id(&self) -> String {
-        format!(
-            "{}@{}:{}/{}",
-            self.role(),
-            self.host,
-            self.port.unwrap_or(DEFAULT_PORT),
-            self.database_name
-        )
+        physical_id(self.role(), &self.cluster, &self.database_name)
     }
+}
+
+fn physical_id(role: &str, cluster: &str, database: &str) -> String {
+    format!("{role}@{cluster}/{database}")
 }
 
 /// Delete and Update's old properties, read leniently.
@@ -106,15 +61,7 @@ impl Properties {
 #[serde(rename_all = "PascalCase")]
 pub struct Existing {
     #[serde(default, deserialize_with = "lenient_string")]
-    pub host: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub port: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub admin_username: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub admin_password_parameter_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub admin_database: Option<String>,
+    pub cluster: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub database_name: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -123,10 +70,6 @@ pub struct Existing {
     pub password_parameter_name: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub kms_key_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub ssl_mode: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub connect_timeout_seconds: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub rotation_token: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -149,39 +92,6 @@ impl Existing {
     pub fn role(&self) -> Option<&str> {
         self.role_name.as_deref().or(self.database_name.as_deref())
     }
-
-    pub fn port(&self) -> u16 {
-        self.port
-            .as_deref()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or(DEFAULT_PORT)
-    }
-
-    /// Where the cluster is, if the properties still say.
-    pub fn target(&self) -> Option<Target> {
-        let ssl_mode = match self.ssl_mode.as_deref() {
-            None | Some("require") => SslMode::Require,
-            Some("verify-full") => SslMode::VerifyFull,
-            Some("disable") => SslMode::Disable,
-            Some(_) => return None,
-        };
-        Some(Target {
-            host: self.host.clone()?,
-            port: self.port(),
-            admin_user: self.admin_username.clone()?,
-            admin_database: self
-                .admin_database
-                .clone()
-                .unwrap_or_else(|| "postgres".into()),
-            ssl_mode,
-            connect_timeout: Duration::from_secs(
-                self.connect_timeout_seconds
-                    .as_deref()
-                    .and_then(|t| t.trim().parse().ok())
-                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            ),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -192,41 +102,40 @@ mod tests {
 
     fn minimal() -> serde_json::Value {
         json!({
-            "Host": "db.internal", "AdminUsername": "admin",
-            "AdminPasswordParameterName": "/p/admin", "DatabaseName": "orders",
+            "Cluster": "/platform/rds/main", "DatabaseName": "orders",
             "PasswordParameterName": "/p/orders"
         })
     }
 
     #[test]
-    fn defaults_and_strings() {
-        let mut v = minimal();
-        v["Port"] = json!("6432");
-        v["ConnectTimeoutSeconds"] = json!("3");
-        v["SslMode"] = json!("verify-full");
-        v["OnDelete"] = json!("Drop");
-        let p: Properties = parse_strict(Some(v)).unwrap();
-        assert_eq!(p.role(), "orders");
-        let t = p.target();
-        assert_eq!(
-            (t.port, t.ssl_mode, t.connect_timeout.as_secs()),
-            (6432, SslMode::VerifyFull, 3)
-        );
-        assert_eq!(p.physical_id(), "orders@db.internal:6432/orders");
+    fn defaults_and_the_physical_id() {
         let p: Properties = parse_strict(Some(minimal())).unwrap();
-        assert_eq!(p.target().ssl_mode, SslMode::Require);
-        assert_eq!(p.target().admin_database, "postgres");
+        assert_eq!(p.role(), "orders");
+        assert_eq!(p.kms_key_id(), DEFAULT_KMS_KEY);
+        assert_eq!(p.physical_id(), "orders@/platform/rds/main/orders");
     }
 
     #[test]
-    fn a_bad_ssl_mode_or_on_delete_names_what_is_allowed() {
-        let mut v = minimal();
-        v["SslMode"] = json!("prefer");
-        let err = parse_strict::<Properties>(Some(v)).unwrap_err().to_string();
-        assert!(
-            err.contains("property SslMode") && err.contains("verify-full"),
-            "{err}"
-        );
+    fn a_service_cannot_name_its_own_host_or_admin_credentials() {
+        for (name, value) in [
+            ("Host", json!("10.0.0.66")),
+            ("Port", json!("5432")),
+            ("AdminUsername", json!("platform_admin")),
+            ("AdminPasswordParameterName", json!("/platform/rds/admin")),
+            ("SslMode", json!("disable")),
+        ] {
+            let mut v = minimal();
+            v[name] = value;
+            let err = parse_strict::<Properties>(Some(v)).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("unknown property `{name}`")) && err.contains("Cluster"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_on_delete_names_what_is_allowed() {
         let mut v = minimal();
         v["OnDelete"] = json!("Delete");
         let err = parse_strict::<Properties>(Some(v)).unwrap_err().to_string();

@@ -1,16 +1,16 @@
 //! Create / update / delete of a service's database, login role and password parameter.
 
-use std::path::PathBuf;
-
 use shared::parameter_name::{InvalidName, validate_name};
 use shared::password::{PasswordError, PasswordPolicy, Secret};
 use shared::properties::shorten;
 use shared::secure_parameter::{Key, ParameterError, SecureParameters};
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
-use crate::cluster::{self, Cluster, ClusterError, Target};
+use crate::admin_credentials::{AdminCredentials, CredentialError};
+use crate::cluster::{self, Cluster, ClusterError};
 use crate::identifiers::{self, NameError};
-use crate::properties::{Existing, OnDelete, Properties};
+use crate::profile::{Profile, ProfileError, Profiles};
+use crate::properties::{Existing, MAX_PHYSICAL_ID, OnDelete, Properties};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -24,10 +24,14 @@ pub enum Error {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
     #[error(
-        "AdminPasswordParameterName {0}: no such parameter; name the SSM parameter that holds the admin password"
+        "RoleName, Cluster and DatabaseName make the id {id:?} of {length} characters; at most {MAX_PHYSICAL_ID} fit (it is kept in an SSM tag): use shorter names"
     )]
-    NoAdminPassword(String),
+    IdTooLong { id: String, length: usize },
     #[error(
         "{kind} {name} already exists on {endpoint} and is not this resource's ({found}); it was left untouched: choose another {property}, or drop it if it is stale"
     )]
@@ -44,12 +48,14 @@ pub enum Error {
 
 pub struct ServiceDatabase {
     parameters: SecureParameters,
-    ca_bundle: Option<PathBuf>,
+    profiles: Profiles,
+    admin: AdminCredentials,
 }
 
 /// What one Create or Update is to bring about.
 struct Goal<'a> {
     properties: &'a Properties,
+    profile: Profile,
     owner: &'a Owner,
     physical_id: String,
     /// A new password (RotationToken changed).
@@ -76,31 +82,61 @@ enum Kind {
 }
 
 impl ServiceDatabase {
-    pub fn new(parameters: SecureParameters, ca_bundle: Option<PathBuf>) -> Self {
+    pub fn new(parameters: SecureParameters, profiles: Profiles, admin: AdminCredentials) -> Self {
         Self {
             parameters,
-            ca_bundle,
+            profiles,
+            admin,
         }
     }
 
-    async fn connect(
+    /// The cluster's profile, if this stack may use it. The id is checked first: it must fit
+    /// where it is kept, and nothing is read or changed for one that does not.
+    async fn profile(
         &self,
-        target: &Target,
-        admin_parameter: &str,
+        physical_id: &str,
+        cluster: &str,
+        owner: &Owner,
         progress: &Progress,
-    ) -> Result<Cluster, Error> {
-        progress.step(format!("reading the admin password from {admin_parameter}"));
-        let admin = self
-            .parameters
-            .read(admin_parameter)
-            .await?
-            .ok_or_else(|| Error::NoAdminPassword(admin_parameter.to_owned()))?;
+    ) -> Result<Profile, Error> {
+        let length = physical_id.chars().count();
+        if length > MAX_PHYSICAL_ID {
+            return Err(Error::IdTooLong {
+                length,
+                id: shorten(physical_id),
+            });
+        }
+        self.allowed_profile(cluster, owner, progress).await
+    }
+
+    async fn allowed_profile(
+        &self,
+        cluster: &str,
+        owner: &Owner,
+        progress: &Progress,
+    ) -> Result<Profile, Error> {
+        progress.step(format!("reading cluster profile {cluster}"));
+        let profile = self.profiles.load(cluster).await?;
+        profile.allow(&owner.stack_id)?;
+        Ok(profile)
+    }
+
+    async fn connect(&self, profile: &Profile, progress: &Progress) -> Result<Cluster, Error> {
+        progress.step(format!(
+            "reading the admin credentials of cluster {}",
+            profile.name
+        ));
+        let (user, password) = self.admin.fetch(&profile.name, &profile.admin).await?;
+        let target = cluster::Target {
+            admin_user: user,
+            ..profile.target.clone()
+        };
         progress.step(format!(
             "connecting to {} as {}",
             target.endpoint(),
             target.admin_user
         ));
-        Ok(Cluster::connect(target, &admin.value, self.ca_bundle.as_deref()).await?)
+        Ok(Cluster::connect(&target, &password).await?)
     }
 
     /// Whether the object exists (and is this resource's); someone else's is an error.
@@ -144,16 +180,10 @@ impl ServiceDatabase {
         identifiers::database(&p.database_name)?;
         identifiers::role(p.role())?;
         validate_name("PasswordParameterName", &p.password_parameter_name)?;
-        validate_name(
-            "AdminPasswordParameterName",
-            &p.admin_password_parameter_name,
-        )?;
         let policy = PasswordPolicy::new(&p.password_options())?;
         progress.step(format!("checking KMS key {}", p.kms_key_id()));
         let key = self.parameters.check_key(p.kms_key_id()).await?;
-        let cluster = self
-            .connect(&p.target(), &p.admin_password_parameter_name, progress)
-            .await?;
+        let cluster = self.connect(&goal.profile, progress).await?;
         progress.step(format!(
             "checking that role {} and database {} are free or this resource's",
             p.role(),
@@ -269,7 +299,7 @@ impl ServiceDatabase {
             .with("RoleName", role)
             .with("PasswordParameterName", name)
             .with("PasswordParameterArn", stored.arn)
-            .with("Endpoint", p.target().endpoint()))
+            .with("Endpoint", goal.profile.target.endpoint()))
     }
 
     /// The parameter's value if it exists and is this resource's; someone else's is an error.
@@ -356,6 +386,14 @@ impl CustomResource for ServiceDatabase {
     ) -> Result<Outcome, Error> {
         let properties = &request.properties;
         let goal = Goal {
+            profile: self
+                .profile(
+                    &properties.physical_id(),
+                    &properties.cluster,
+                    &request.owner,
+                    progress,
+                )
+                .await?,
             properties,
             owner: &request.owner,
             physical_id: properties.physical_id(),
@@ -373,7 +411,7 @@ impl CustomResource for ServiceDatabase {
     ) -> Result<Outcome, Error> {
         let (new, old) = (&request.properties, &request.old_properties);
         let physical_id = new.physical_id();
-        // A new Host, Port, DatabaseName or RoleName is a new physical id: a replacement.
+        // A new Cluster, DatabaseName or RoleName is a new physical id: a replacement.
         // CloudFormation then deletes the old one according to its OnDelete.
         let replacing = physical_id != request.physical_resource_id;
         if replacing {
@@ -383,6 +421,9 @@ impl CustomResource for ServiceDatabase {
             ));
         }
         let goal = Goal {
+            profile: self
+                .profile(&new.physical_id(), &new.cluster, &request.owner, progress)
+                .await?,
             properties: new,
             owner: &request.owner,
             physical_id,
@@ -406,20 +447,28 @@ impl CustomResource for ServiceDatabase {
             progress.step("retaining the database, role and parameter (OnDelete: Retain)");
             return Ok(());
         }
-        let (Some(target), Some(database), Some(role), Some(admin)) = (
-            properties.target(),
+        let (Some(cluster_name), Some(database), Some(role)) = (
+            properties.cluster.as_deref(),
             properties.database_name.as_deref(),
             properties.role(),
-            properties.admin_password_parameter_name.as_deref(),
         ) else {
             tracing::warn!("the properties no longer say where the database is; nothing dropped");
             return Ok(());
         };
-        if identifiers::database(database).is_err() || identifiers::role(role).is_err() {
+        if identifiers::database(database).is_err()
+            || identifiers::role(role).is_err()
+            || self.profiles.check_name(cluster_name).is_err()
+        {
             // Names this resource could never have created.
             return Ok(());
         }
-        let cluster = self.connect(&target, admin, progress).await?;
+        let profile = self.profiles.load(cluster_name).await?;
+        if let Err(refused) = profile.allow(owner.stack_id.as_str()) {
+            // Its Create was refused the same way, so nothing of it is there.
+            tracing::warn!(reason = %refused, "nothing dropped");
+            return Ok(());
+        }
+        let cluster = self.connect(&profile, progress).await?;
         let uses = |comment: Option<Option<String>>| {
             comment
                 .flatten()

@@ -87,7 +87,7 @@ impl CustomResource for TestResource {
 
 #[tokio::main]
 async fn main() -> Result<(), shared::RunError> {
-    shared::logging::init();
+    shared::logging::init(env!("CARGO_CRATE_NAME"));
     let resource = match std::env::var("TEST_RESOURCE_STARTUP_ERROR") {
         Ok(error) => Err(error),
         Err(_) => Ok(TestResource),

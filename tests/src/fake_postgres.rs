@@ -1,0 +1,148 @@
+//! An impostor PostgreSQL server: it takes the startup message, asks for the password in
+//! clear text (or as MD5), and records every byte the client sends afterwards, so a test can
+//! show that no password ever reached it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// What the impostor asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Ask {
+    Cleartext,
+    Md5,
+}
+
+/// PostgreSQL's SSLRequest code.
+const SSL_REQUEST: u32 = 80_877_103;
+
+#[derive(Default)]
+struct Seen {
+    connections: usize,
+    after_ask: Vec<u8>,
+}
+
+pub struct FakePostgres {
+    pub port: u16,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl FakePostgres {
+    /// Listens on 127.0.0.1. With `tls`, it accepts SSLRequest and does TLS with the test
+    /// cluster's own certificate (PG_SERVER_CERT / PG_SERVER_KEY); otherwise it refuses TLS.
+    pub async fn start(ask: Ask, tls: bool) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let acceptor = tls.then(tls_acceptor);
+        let shared = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                shared.lock().unwrap().connections += 1;
+                let seen = Arc::clone(&shared);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Some(code) = read_startup(&mut socket).await else {
+                        return;
+                    };
+                    if code == SSL_REQUEST {
+                        match acceptor {
+                            Some(acceptor) => {
+                                socket.write_all(b"S").await.ok();
+                                let Ok(mut tls) = acceptor.accept(socket).await else {
+                                    return;
+                                };
+                                if read_startup(&mut tls).await.is_some() {
+                                    ask_and_record(&mut tls, ask, &seen).await;
+                                }
+                            }
+                            None => {
+                                socket.write_all(b"N").await.ok();
+                                if read_startup(&mut socket).await.is_some() {
+                                    ask_and_record(&mut socket, ask, &seen).await;
+                                }
+                            }
+                        }
+                    } else {
+                        ask_and_record(&mut socket, ask, &seen).await;
+                    }
+                });
+            }
+        });
+        Self { port, seen }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.seen.lock().unwrap().connections
+    }
+
+    /// Every byte clients sent after being asked for a password.
+    pub fn received_after_ask(&self) -> Vec<u8> {
+        self.seen.lock().unwrap().after_ask.clone()
+    }
+}
+
+/// Reads one length-prefixed startup packet; its first code (protocol or SSLRequest).
+async fn read_startup<S: AsyncRead + Unpin>(socket: &mut S) -> Option<u32> {
+    let length = socket.read_u32().await.ok()? as usize;
+    if !(8..=10_000).contains(&length) {
+        return None;
+    }
+    let mut body = vec![0; length - 4];
+    socket.read_exact(&mut body).await.ok()?;
+    Some(u32::from_be_bytes([body[0], body[1], body[2], body[3]]))
+}
+
+async fn ask_and_record<S: AsyncRead + AsyncWrite + Unpin>(
+    socket: &mut S,
+    ask: Ask,
+    seen: &Mutex<Seen>,
+) {
+    let request: Vec<u8> = match ask {
+        Ask::Cleartext => [b"R".as_slice(), &8u32.to_be_bytes(), &3u32.to_be_bytes()].concat(),
+        Ask::Md5 => [
+            b"R".as_slice(),
+            &12u32.to_be_bytes(),
+            &5u32.to_be_bytes(),
+            b"salt",
+        ]
+        .concat(),
+    };
+    if socket.write_all(&request).await.is_err() {
+        return;
+    }
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), socket.read(&mut buffer)).await {
+            Ok(Ok(n)) if n > 0 => seen
+                .lock()
+                .unwrap()
+                .after_ask
+                .extend_from_slice(&buffer[..n]),
+            _ => return,
+        }
+    }
+}
+
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run tests/run.sh"))
+    };
+    let certificates = CertificateDer::pem_file_iter(var("PG_SERVER_CERT"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(var("PG_SERVER_KEY")).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
