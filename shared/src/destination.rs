@@ -90,7 +90,8 @@ impl Destinations {
             // CloudFormation names the object after the request: a URL it made for another
             // stack's resource (the caller's own stack, say) is not this request's.
             let expected = format!("{stack_id}|{logical_id}|");
-            if percent_decode(key).starts_with(&expected) {
+            let separated = !stack_id.contains('|') && !logical_id.contains('|');
+            if separated && percent_decode(key).starts_with(expected.as_bytes()) {
                 return Ok(());
             }
             return Err(format!(
@@ -141,6 +142,8 @@ impl CloudFormationHosts {
                 format!("s3.{region}.{suffix}"),
                 format!("s3-{region}.{suffix}"),
                 format!("s3.dualstack.{region}.{suffix}"),
+                format!("s3-fips.{region}.{suffix}"),
+                format!("s3-fips.dualstack.{region}.{suffix}"),
             ],
         })
     }
@@ -168,8 +171,8 @@ impl CloudFormationHosts {
     }
 }
 
-/// `%XX` sequences decoded; anything else kept as it is.
-fn percent_decode(text: &str) -> String {
+/// `%XX` sequences (two hex digits) decoded, as S3 decodes a key; anything else kept as it is.
+fn percent_decode(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -177,8 +180,8 @@ fn percent_decode(text: &str) -> String {
         let hex = (bytes[i] == b'%')
             .then(|| bytes.get(i + 1..i + 3))
             .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
         match hex {
             Some(byte) => {
                 out.push(byte);
@@ -190,7 +193,7 @@ fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// The DNS suffix of the region's partition.
@@ -306,6 +309,7 @@ mod tests {
             KEY.replace("orders", "mine"),
             KEY.replace("Database", "Other"),
             KEY.replace("%7CDatabase", "%7CDatabaseX"),
+            KEY.replace("%7C", "%+7C"),
             "k".to_owned(),
         ] {
             assert!(!allowed("us-east-1", "", &url(&key)), "{key}");

@@ -90,7 +90,7 @@ impl<R: CustomResource> Handler<R> {
             &envelope.echo.stack_id,
             &envelope.echo.logical_resource_id,
         ) {
-            span.in_scope(|| warn!(%reason, "refused: nothing done, nothing sent"));
+            span.in_scope(|| error!(%reason, "refused: nothing done, nothing sent"));
             return;
         }
         self.answer(event.payload, envelope, deadline)
