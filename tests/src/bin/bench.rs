@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 
 const STARTS: usize = 20;
 const CREATES: usize = 20;
+const ENV: [(&str, &str); 2] = [
+    ("RESERVATION_PREFIX", "/bench/reservations"),
+    ("CLUSTER_PROFILE_PATH", "/bench/clusters"),
+];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -29,19 +33,14 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..STARTS {
         let runtime = RuntimeApi::start().await;
         let began = Instant::now();
-        let _function = FunctionProcess::spawn(
-            &binary,
-            &runtime.address(),
-            &[("RESERVATION_PREFIX", "/bench/reservations")],
-        );
+        let _function = FunctionProcess::spawn(&binary, &runtime.address(), &ENV);
         if !runtime.wait_for_poll(Duration::from_secs(10)).await {
             bail!("{name} never polled the Runtime API");
         }
         starts.push(began.elapsed());
     }
 
-    let env = [("RESERVATION_PREFIX", "/bench/reservations")];
-    let h = Harness::start(binary.clone(), &env).await;
+    let h = Harness::start(binary.clone(), &ENV).await;
     let setup = Setup::new(&scenario).await?;
     let mut creates = Vec::new();
     for _ in 0..CREATES {
@@ -67,9 +66,9 @@ async fn main() -> anyhow::Result<()> {
 /// What a scenario's Creates need.
 enum Setup {
     AdminPassword,
-    /// The admin password parameter, on the cluster tests/scripts/env.sh started.
+    /// The profile of the cluster tests/scripts/env.sh started.
     ServiceDatabase {
-        admin_parameter: String,
+        cluster: String,
     },
     /// A listener with 450 rules.
     AlbRulePriority {
@@ -90,7 +89,20 @@ impl Setup {
                     .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
                     .send()
                     .await?;
-                Self::ServiceDatabase { admin_parameter }
+                let cluster = format!("/bench/clusters/{}", unique());
+                let profile = json!({
+                    "Host": std::env::var("PGHOST")?, "Port": std::env::var("PGPORT")?.parse::<u16>()?,
+                    "AdminUsername": std::env::var("PG_ADMIN_USER")?,
+                    "AdminPasswordParameterName": admin_parameter,
+                    "SslMode": "require",
+                });
+                ssm.put_parameter()
+                    .name(&cluster)
+                    .value(profile.to_string())
+                    .r#type(aws_sdk_ssm::types::ParameterType::String)
+                    .send()
+                    .await?;
+                Self::ServiceDatabase { cluster }
             }
             "alb-rule-priority" => Self::AlbRulePriority {
                 listener: integration_tests::moto::listener_with_rules(
@@ -110,12 +122,10 @@ impl Setup {
             Self::AdminPassword => h
                 .event("AdminPassword")
                 .create(json!({"ParameterName": format!("/bench/{}/admin-password", unique())})),
-            Self::ServiceDatabase { admin_parameter } => {
+            Self::ServiceDatabase { cluster } => {
                 let service = format!("bench_{}", unique().replace('-', "_"));
                 h.event("Database").create(json!({
-                    "Host": std::env::var("PGHOST")?, "Port": std::env::var("PGPORT")?,
-                    "AdminUsername": std::env::var("PG_ADMIN_USER")?,
-                    "AdminPasswordParameterName": admin_parameter,
+                    "Cluster": cluster,
                     "DatabaseName": service,
                     "PasswordParameterName": format!("/bench/{service}/password"),
                 }))
