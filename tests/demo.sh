@@ -23,7 +23,7 @@ wait_for_port "$RESPONSE_PORT" "the response endpoint"
 INVOKE_PORT=$(free_port)
 say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT"
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,ALLOWED_RESPONSE_HOSTS=127.0.0.1,CLUSTER_PROFILE_PATH=/orders-platform/clusters,RESERVATION_PREFIX=/alb-rule-priority" \
+  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,ALLOWED_RESPONSE_HOSTS=127.0.0.1,CLUSTER_PROFILE_PATH=/orders-platform/clusters,LEDGER_TABLE=orders-platform-priorities" \
   >"$WORK/functions.log" 2>&1 &
 PIDS+=($!)
 wait_for_port "$INVOKE_PORT" "cargo lambda watch"
@@ -122,6 +122,25 @@ for p in (1, 2, 10):
 print(listener)
 PY
 )
+say "the priority ledger: a DynamoDB table keyed by listener and priority (template.yaml's PriorityLedger)"
+python3 - <<'PY'
+import boto3
+boto3.client("dynamodb").create_table(
+    TableName="orders-platform-priorities", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "Listener", "AttributeType": "S"},
+                          {"AttributeName": "Priority", "AttributeType": "N"}],
+    KeySchema=[{"AttributeName": "Listener", "KeyType": "HASH"},
+               {"AttributeName": "Priority", "KeyType": "RANGE"}])
+PY
+ledger() {
+  python3 - "$LISTENER" <<'PY'
+import sys, boto3
+items = boto3.client("dynamodb").query(
+    TableName="orders-platform-priorities", KeyConditionExpression="Listener = :l",
+    ExpressionAttributeValues={":l": {"S": sys.argv[1]}})["Items"]
+print("ledger:", [(i["Priority"]["N"], i["Owner"]["S"].split("/")[1] + " " + i["Owner"]["S"].split("logical-id=")[1]) for i in items] or "empty")
+PY
+}
 P1="{\"ListenerArn\": \"$LISTENER\", \"Count\": \"2\"}"
 P2="{\"ListenerArn\": \"$LISTENER\", \"Count\": \"1\"}"
 export RESOURCE_TYPE=Custom::AlbRulePriority
@@ -129,13 +148,17 @@ step "alb-rule-priority: Create, two priorities above the highest rule" alb-rule
 STACK_ID_ORDERS=$STACK_ID
 export STACK_ID="arn:aws:cloudformation:us-east-1:123456789012:stack/payments/$(python3 -c 'import uuid; print(uuid.uuid4())')"
 step "alb-rule-priority: another stack's Create gets the next one" alb-rule-priority Create PaymentsPriority "$P2"
+step "alb-rule-priority: a catch-all rule (Placement: Last) gets the highest free priority" \
+  alb-rule-priority Create CatchAllPriority "{\"ListenerArn\": \"$LISTENER\", \"Placement\": \"Last\"}"
+ledger
 export STACK_ID=$STACK_ID_ORDERS
 step "alb-rule-priority: Update to Count 1 keeps the first, releases the other" \
   alb-rule-priority Update OrdersPriority "$P2" "$LISTENER#OrdersPriority" "$P1"
 step "alb-rule-priority: MinPriority above MaxPriority is a clear FAILED" alb-rule-priority Create BadPriority \
   "{\"ListenerArn\": \"$LISTENER\", \"MinPriority\": \"500\", \"MaxPriority\": \"400\"}"
-step "alb-rule-priority: Delete releases the reservation" \
+step "alb-rule-priority: Delete releases the ledger entry" \
   alb-rule-priority Delete OrdersPriority "$P2" "$LISTENER#OrdersPriority"
+ledger
 
 export RESOURCE_TYPE=Custom::AdminPassword
 step "admin-password: Update with a new RotationToken (new version)" admin-password Update AdminPassword "$A2" "$ADMIN" "$A1"
@@ -144,7 +167,7 @@ step "admin-password: Delete" admin-password Delete AdminPassword "$A2" "$ADMIN"
 python3 - <<'PY'
 import boto3
 names = [p["Name"] for p in boto3.client("ssm").describe_parameters()["Parameters"]]
-print(f"\nparameters left in SSM: {names or 'none'} (the payments stack's reservation is still live)")
+print(f"\nparameters left in SSM: {names or 'none'}")
 PY
 if grep -q "REJECTED" "$WORK/responses.log"; then
   die "CloudFormation would have rejected a response (see above)"

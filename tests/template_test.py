@@ -17,8 +17,16 @@ FUNCTIONS = {
     "AlbRulePriorityFunction": "alb-rule-priority",
 }
 # The SDK clients, by the names the code gives them, and their IAM service prefixes.
-CLIENTS = {"ssm": "ssm", "kms": "kms", "elb": "elasticloadbalancing", "secrets": "secretsmanager"}
-CALL = re.compile(r"\b(ssm|kms|elb|secrets)\s*\.\s*([a-z_0-9]+)\(\)")
+CLIENTS = {
+    "ssm": "ssm",
+    "kms": "kms",
+    "elb": "elasticloadbalancing",
+    "secrets": "secretsmanager",
+    "dynamo": "dynamodb",
+}
+CALL = re.compile(r"\b(ssm|kms|elb|secrets|dynamo)\s*\.\s*([a-z_0-9]+)\(\)")
+# Calls that IAM checks as other actions: a transaction's Puts need PutItem.
+ACTIONS_OF = {"dynamodb:TransactWriteItems": {"dynamodb:PutItem"}}
 
 
 def code_of(crate: str) -> str:
@@ -34,10 +42,10 @@ def code_of(crate: str) -> str:
 
 def actions_called(crate: str) -> set:
     code = code_of(crate)
-    actions = {
-        f"{CLIENTS[client]}:{''.join(w.capitalize() for w in method.split('_'))}"
-        for client, method in CALL.findall(code)
-    }
+    actions = set()
+    for client, method in CALL.findall(code):
+        action = f"{CLIENTS[client]}:{''.join(w.capitalize() for w in method.split('_'))}"
+        actions |= ACTIONS_OF.get(action, {action})
     # Permissions an SDK call needs beyond its own action.
     if "ParameterType::SecureString" in code:
         # SSM encrypts and decrypts SecureStrings with the caller's KMS rights.

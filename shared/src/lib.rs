@@ -7,6 +7,7 @@
 //! to the ResponseURL with bounded retries. Lambda itself is always told "success", so an
 //! asynchronous retry can never run the work twice.
 
+pub mod aws;
 mod deadline;
 mod destination;
 mod event;

@@ -5,6 +5,7 @@
 pub mod cfn_endpoint;
 pub mod events;
 pub mod fake_postgres;
+pub mod fault_proxy;
 pub mod http;
 pub mod moto;
 pub mod process;

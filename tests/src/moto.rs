@@ -121,3 +121,68 @@ pub async fn add_rule(elb: &Elb, listener: &str, priority: u32) -> Result<(), St
         .map(|_| ())
         .map_err(|e| format!("{:?}", e.into_service_error()))
 }
+
+/// A new, empty priority ledger table shaped as template.yaml defines it.
+pub async fn ledger_table(dynamo: &aws_sdk_dynamodb::Client) -> String {
+    let name = format!("ledger-{}", crate::events::unique());
+    create_ledger_table(dynamo, &name).await;
+    name
+}
+
+/// Creates the ledger table `name`.
+pub async fn create_ledger_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attribute = |name: &str, kind| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("Listener", ScalarAttributeType::S))
+        .attribute_definitions(attribute("Priority", ScalarAttributeType::N))
+        .key_schema(key("Listener", KeyType::Hash))
+        .key_schema(key("Priority", KeyType::Range))
+        .send()
+        .await
+        .expect("ledger table");
+}
+
+/// The ledger's entries on a listener: (priority, owner).
+pub async fn ledger_entries(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+    listener: &str,
+) -> Vec<(u32, String)> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = dynamo
+        .query()
+        .table_name(table)
+        .key_condition_expression("Listener = :l")
+        .expression_attribute_values(":l", AttributeValue::S(listener.to_owned()))
+        .send()
+        .await
+        .expect("query the ledger");
+    out.items()
+        .iter()
+        .map(|item| {
+            (
+                item["Priority"].as_n().unwrap().parse().unwrap(),
+                item["Owner"].as_s().unwrap().clone(),
+            )
+        })
+        .collect()
+}

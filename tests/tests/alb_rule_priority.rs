@@ -1,13 +1,13 @@
 //! `Custom::AlbRulePriority`, its compiled binary run as Lambda runs it, against moto's ELBv2
-//! and SSM.
+//! and DynamoDB (the priority ledger), directly or behind a proxy that injects faults.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
-use integration_tests::events::unique;
-use integration_tests::moto::add_rule;
+use integration_tests::fault_proxy::{FaultProxy, Faults};
+use integration_tests::moto::{add_rule, ledger_entries, ledger_table};
 use integration_tests::{Harness, Invocation, aws_config, workspace_binary};
 use serde_json::{Value, json};
 
@@ -21,17 +21,31 @@ async fn listener(elb: &Elb, priorities: impl IntoIterator<Item = u32>) -> Strin
     integration_tests::moto::listener_with_rules(elb, priorities).await
 }
 
-/// One function process (one Lambda instance) with its own reservation prefix.
-async fn function(prefix: &str) -> Harness {
+async fn dynamo() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&aws_config().await)
+}
+
+/// A new ledger table for one test.
+async fn prefix() -> String {
+    ledger_table(&dynamo().await).await
+}
+
+/// One function process (one Lambda instance) using the ledger `table`.
+async fn function(table: &str) -> Harness {
     Harness::start(
         workspace_binary("alb-rule-priority"),
-        &[("RESERVATION_PREFIX", prefix)],
+        &[("LEDGER_TABLE", table)],
     )
     .await
 }
 
-fn prefix() -> String {
-    format!("/test-alb/{}", unique())
+/// The same, its AWS calls going through `proxy`.
+async fn function_behind(table: &str, proxy: &FaultProxy) -> Harness {
+    Harness::start(
+        workspace_binary("alb-rule-priority"),
+        &[("LEDGER_TABLE", table), ("AWS_ENDPOINT_URL", &proxy.url)],
+    )
+    .await
 }
 
 fn priorities(r: &Invocation) -> Vec<u32> {
@@ -55,7 +69,7 @@ async fn invoke(h: &Harness, event: Value) -> Invocation {
 async fn a_listener_with_450_rules_gets_a_priority_above_all_of_them() {
     let elb = elb().await;
     let listener = listener(&elb, 1..=450).await;
-    let h = function(&prefix()).await;
+    let h = function(&prefix().await).await;
     let r = invoke(
         &h,
         h.event("Priority").create(json!({"ListenerArn": listener})),
@@ -72,11 +86,13 @@ async fn twenty_five_stacks_at_once_get_distinct_free_priorities() {
     let elb = elb().await;
     let existing: BTreeSet<u32> = [1, 2, 3, 10, 20].into();
     let listener = listener(&elb, existing.iter().copied()).await;
-    let prefix = prefix();
+    let prefix = prefix().await;
+    // moto needs the proxy's help to keep concurrent transactions apart (see fault_proxy).
+    let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), Faults::default()).await;
     // 25 Lambda instances, each answering one stack.
     let mut functions = Vec::new();
     for _ in 0..25 {
-        let h = function(&prefix).await;
+        let h = function_behind(&prefix, &proxy).await;
         assert!(h.runtime.wait_for_poll(Duration::from_secs(10)).await);
         functions.push(h);
     }
@@ -108,7 +124,7 @@ async fn twenty_five_stacks_at_once_get_distinct_free_priorities() {
 async fn redelivery_and_updates_keep_a_services_priorities() {
     let elb = elb().await;
     let listener = listener(&elb, [5]).await;
-    let h = function(&prefix()).await;
+    let h = function(&prefix().await).await;
     let events = h.event("Priority");
     let v1 = json!({"ListenerArn": listener});
     let first = priorities(&invoke(&h, events.create(v1.clone())).await);
@@ -168,7 +184,7 @@ async fn redelivery_and_updates_keep_a_services_priorities() {
 async fn a_new_listener_is_a_replacement_and_delete_releases_for_reuse() {
     let elb = elb().await;
     let (a, b) = (listener(&elb, []).await, listener(&elb, [1, 2]).await);
-    let h = function(&prefix()).await;
+    let h = function(&prefix().await).await;
     let events = h.event("Priority");
     let v1 = json!({"ListenerArn": a, "MinPriority": "100", "MaxPriority": "100"});
     assert_eq!(
@@ -214,7 +230,7 @@ async fn a_new_listener_is_a_replacement_and_delete_releases_for_reuse() {
 async fn bad_input_fails_clearly() {
     let elb = elb().await;
     let real = listener(&elb, []).await;
-    let h = function(&prefix()).await;
+    let h = function(&prefix().await).await;
     let missing = format!("{}/0123456789abcdef", real.rsplit_once('/').unwrap().0);
     for (props, says) in [
         (json!({"ListenerArn": missing}), "no such listener"),
@@ -250,7 +266,7 @@ async fn bad_input_fails_clearly() {
 }
 
 #[tokio::test]
-async fn without_a_reservation_prefix_every_request_fails_saying_so() {
+async fn without_a_ledger_table_every_request_fails_saying_so() {
     let h = Harness::start(workspace_binary("alb-rule-priority"), &[]).await;
     let r = invoke(
         &h,
@@ -260,5 +276,107 @@ async fn without_a_reservation_prefix_every_request_fails_saying_so() {
     )
     .await;
     assert_eq!(r.status(), "FAILED");
-    assert!(r.reason().contains("RESERVATION_PREFIX"), "{}", r.reason());
+    assert!(r.reason().contains("LEDGER_TABLE"), "{}", r.reason());
+}
+
+#[tokio::test]
+async fn placement_last_takes_the_highest_free_priorities_from_the_top() {
+    let elb = elb().await;
+    let listener = listener(&elb, [1, 2, 50000]).await;
+    let h = function(&prefix().await).await;
+    let events = h.event("CatchAll");
+    let last = json!({"ListenerArn": listener, "Placement": "Last"});
+    let first = priorities(&invoke(&h, events.create(last.clone())).await);
+    assert_eq!(first, vec![49999]);
+    // Redelivered: the same.
+    assert_eq!(priorities(&invoke(&h, events.create(last)).await), first);
+    // Count 3 from the top, below what is taken.
+    let other = h.event("Fallbacks");
+    let three = json!({"ListenerArn": listener, "Placement": "Last", "Count": 3});
+    assert_eq!(
+        priorities(&invoke(&h, other.create(three.clone())).await),
+        vec![49996, 49997, 49998]
+    );
+    assert_eq!(
+        priorities(&invoke(&h, other.create(three)).await),
+        vec![49996, 49997, 49998]
+    );
+    // A default placement still goes above the highest rule in its range.
+    let specific = json!({"ListenerArn": listener, "MaxPriority": 1000});
+    assert_eq!(
+        priorities(&invoke(&h, h.event("Specific").create(specific)).await),
+        vec![3]
+    );
+}
+
+#[tokio::test]
+async fn fifty_stacks_in_a_busy_region_all_succeed_and_deleting_them_empties_the_ledger() {
+    let elb = elb().await;
+    let rules: BTreeSet<u32> = [1, 2, 3, 10, 20].into();
+    let listener = listener(&elb, rules.iter().copied()).await;
+    let table = prefix().await;
+    let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), Faults::BUSY).await;
+    let mut functions = Vec::new();
+    for _ in 0..50 {
+        let h = function_behind(&table, &proxy).await;
+        assert!(h.runtime.wait_for_poll(Duration::from_secs(20)).await);
+        functions.push(h);
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = tokio::task::JoinSet::new();
+    for h in functions {
+        let (listener, start) = (listener.clone(), Arc::clone(&start));
+        tasks.spawn(async move {
+            let events = h.event("Priority");
+            let props = json!({"ListenerArn": listener});
+            let create = events.create(props.clone());
+            start.wait().await;
+            let r = invoke(&h, create).await;
+            (h, events, props, r)
+        });
+    }
+    let mut created = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        created.push(result.unwrap());
+    }
+    let counts = proxy.counts();
+    assert!(
+        counts.throttled > 0 && counts.lost_answers > 0,
+        "{counts:?}"
+    );
+    let got: Vec<u32> = created
+        .iter()
+        .flat_map(|(_, _, _, r)| priorities(r))
+        .collect();
+    let distinct: BTreeSet<u32> = got.iter().copied().collect();
+    assert_eq!(distinct.len(), 50, "{got:?}");
+    assert!(distinct.is_disjoint(&rules), "{got:?}");
+    let dynamo = dynamo().await;
+    let entries = ledger_entries(&dynamo, &table, &listener).await;
+    assert_eq!(
+        entries.len(),
+        50,
+        "one entry per allocation, none leaked: {entries:?}"
+    );
+    for priority in &distinct {
+        add_rule(&elb, &listener, *priority)
+            .await
+            .expect("a ListenerRule at each priority");
+    }
+
+    // Every stack deleted, still in a busy region: the ledger is empty.
+    for (h, events, props, r) in &created {
+        let id = r.answer()["PhysicalResourceId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let d = invoke(h, events.delete(&id, props.clone())).await;
+        assert_eq!(d.status(), "SUCCESS", "{}", d.reason());
+    }
+    assert_eq!(ledger_entries(&dynamo, &table, &listener).await, vec![]);
+    // The next Create gets the priority right above the real rules.
+    proxy.set_faults(Faults::default());
+    let h = function_behind(&table, &proxy).await;
+    let r = invoke(&h, h.event("Next").create(json!({"ListenerArn": listener}))).await;
+    assert_eq!(priorities(&r), vec![distinct.last().unwrap() + 1]);
 }

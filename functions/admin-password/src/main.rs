@@ -9,7 +9,7 @@ use shared::secure_parameter::SecureParameters;
 async fn main() -> Result<(), shared::RunError> {
     shared::logging::init(env!("CARGO_CRATE_NAME"));
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
-    let config = aws_config::load_from_env().await;
+    let config = shared::aws::load_config().await;
     let parameters = SecureParameters::from_config(&config);
     let resource = admin_password::AdminPassword::new(parameters);
     shared::run(Ok::<_, std::convert::Infallible>(resource)).await

@@ -1,14 +1,16 @@
 //! Create / update / delete of a service's listener rule priorities.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client;
+use rand::RngExt;
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::choice;
+use crate::ledger::{Claim, Ledger, owner_value};
 use crate::listener;
 use crate::properties::{Allocation, Existing, InvalidRange, Properties};
-use crate::reservations::{Reservations, owner_value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,7 +24,7 @@ pub enum Error {
         message: String,
     },
     #[error(
-        "no free priority left: the range {low} to {high} holds {size} rules and {taken} of them are taken by rules or reservations on the listener; widen MinPriority/MaxPriority or free some"
+        "no free priority left: the range {low} to {high} holds {size} rules and {taken} of them are taken by rules or ledger entries on the listener; widen MinPriority/MaxPriority or free some"
     )]
     Full {
         low: u32,
@@ -34,7 +36,7 @@ pub enum Error {
 
 pub struct AlbRulePriority {
     elb: Client,
-    reservations: Reservations,
+    ledger: Ledger,
 }
 
 /// One resource per listener: a new listener is a new physical id.
@@ -42,13 +44,24 @@ fn physical_id(listener_arn: &str, owner: &Owner) -> String {
     format!("{listener_arn}#{}", owner.logical_resource_id)
 }
 
+/// What one reading of the ledger says this owner should do.
+struct Plan {
+    /// This owner's entries on the listener.
+    mine: BTreeSet<u32>,
+    /// Those it keeps: they fit the range and are not more than wanted.
+    keep: BTreeSet<u32>,
+    /// What to claim, in one transaction.
+    claim: Vec<u32>,
+}
+
 impl AlbRulePriority {
-    pub fn new(elb: Client, reservations: Reservations) -> Self {
-        Self { elb, reservations }
+    pub fn new(elb: Client, ledger: Ledger) -> Self {
+        Self { elb, ledger }
     }
 
-    /// Brings this resource's reservations on the listener to `count` priorities in the
-    /// range: keeps those that still fit, claims the rest, then releases the surplus.
+    /// Brings this owner's entries on the listener to `count` priorities in the range: keeps
+    /// those that still fit, claims the rest in one transaction (read again and retried when
+    /// another allocation wins a candidate), then releases the surplus.
     async fn reconcile(
         &self,
         want: &Allocation,
@@ -56,15 +69,60 @@ impl AlbRulePriority {
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let arn = &want.listener_arn;
+        let me = owner_value(owner);
         progress.step(format!("reading the rules of listener {arn}"));
         let rules = listener::rule_priorities(&self.elb, arn).await?;
-        progress.step("reading the reservations on the listener");
-        let reservations = self.reservations.list(arn).await?;
-        let me = owner_value(owner);
-        let mine: BTreeSet<u32> = reservations
+        let mut attempt: u64 = 0;
+        let plan = loop {
+            attempt += 1;
+            progress.step(format!("reading the ledger of listener {arn}"));
+            let plan = self.plan(want, &rules, &me).await?;
+            if plan.claim.is_empty() {
+                break plan;
+            }
+            progress.step(format!(
+                "claiming priorities {:?} on listener {arn}",
+                plan.claim
+            ));
+            match self.ledger.claim(arn, &plan.claim, &me).await {
+                Ok(Claim::Committed) => break plan,
+                Ok(Claim::Cancelled) => {
+                    // Someone won a candidate, or our own claim's answer was lost: read again.
+                    tracing::info!(attempt, candidates = ?plan.claim, "claim cancelled; reading the ledger again");
+                    let pause = 20 * attempt.min(10) + rand::rng().random_range(0..50);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                Err(error) => {
+                    // The claim may have been applied before its answer was lost.
+                    self.release_all(arn, &plan.claim, &me).await;
+                    return Err(error);
+                }
+            }
+        };
+        for surplus in plan.mine.difference(&plan.keep) {
+            progress.step(format!("releasing priority {surplus}"));
+            self.ledger.release(arn, *surplus, &me).await?;
+        }
+        let priorities: BTreeSet<u32> = plan.keep.iter().copied().chain(plan.claim).collect();
+        let listed: Vec<String> = priorities.iter().map(u32::to_string).collect();
+        tracing::info!(priorities = %listed.join(","), "allocated");
+        Ok(Outcome::new(physical_id(arn, owner))
+            .with("Priority", listed.first().cloned().unwrap_or_default())
+            .with("Priorities", listed.join(",")))
+    }
+
+    /// Reads the ledger and decides what to keep and what to claim.
+    async fn plan(
+        &self,
+        want: &Allocation,
+        rules: &BTreeSet<u32>,
+        me: &str,
+    ) -> Result<Plan, Error> {
+        let entries = self.ledger.list(&want.listener_arn).await?;
+        let mine: BTreeSet<u32> = entries
             .iter()
-            .filter(|(_, holder)| *holder == me)
-            .map(|(priority, _)| *priority)
+            .filter(|e| e.owner == me)
+            .map(|e| e.priority)
             .collect();
         let keep: BTreeSet<u32> = mine
             .iter()
@@ -75,68 +133,30 @@ impl AlbRulePriority {
         let taken: BTreeSet<u32> = rules
             .iter()
             .copied()
-            .chain(reservations.iter().map(|(p, _)| *p))
+            .chain(entries.iter().map(|e| e.priority))
             .collect();
-
         let need = want.count - keep.len();
-        let mut claimed = Vec::new();
-        if need > 0 {
-            progress.step(format!("claiming {need} priorities on listener {arn}"));
-            if let Err(error) = self.claim(want, &taken, need, owner, &mut claimed).await {
-                for priority in claimed {
-                    let _ = self.reservations.release(arn, priority).await;
-                }
-                return Err(error);
-            }
+        let claim: Vec<u32> = choice::candidates(&taken, want.range.clone(), want.placement)
+            .take(need)
+            .collect();
+        if claim.len() < need {
+            return Err(Error::Full {
+                low: *want.range.start(),
+                high: *want.range.end(),
+                size: want.range.end() - want.range.start() + 1,
+                taken: taken.range(want.range.clone()).count(),
+            });
         }
-        for surplus in mine.difference(&keep) {
-            progress.step(format!("releasing priority {surplus}"));
-            self.reservations.release(arn, *surplus).await?;
-        }
-        let priorities: BTreeSet<u32> = keep.into_iter().chain(claimed).collect();
-        let listed: Vec<String> = priorities.iter().map(u32::to_string).collect();
-        tracing::info!(priorities = %listed.join(","), "allocated");
-        Ok(Outcome::new(physical_id(arn, owner))
-            .with("Priority", listed.first().cloned().unwrap_or_default())
-            .with("Priorities", listed.join(",")))
+        Ok(Plan { mine, keep, claim })
     }
 
-    /// Claims `need` free priorities, each atomically; a lost claim means another
-    /// allocation won it, and the next candidate is tried.
-    async fn claim(
-        &self,
-        want: &Allocation,
-        taken: &BTreeSet<u32>,
-        need: usize,
-        owner: &Owner,
-        claimed: &mut Vec<u32>,
-    ) -> Result<(), Error> {
-        for candidate in choice::candidates(taken, want.range.clone()) {
-            if claimed.len() == need {
-                return Ok(());
-            }
-            if self
-                .reservations
-                .claim(&want.listener_arn, candidate, owner)
-                .await?
-            {
-                claimed.push(candidate);
-            } else {
-                tracing::info!(
-                    priority = candidate,
-                    "taken by another allocation; trying the next"
-                );
+    /// Best effort: what this request may have claimed goes back.
+    async fn release_all(&self, listener_arn: &str, priorities: &[u32], me: &str) {
+        for priority in priorities {
+            if let Err(error) = self.ledger.release(listener_arn, *priority, me).await {
+                tracing::error!(priority, error = %error, "could not release a claim");
             }
         }
-        if claimed.len() == need {
-            return Ok(());
-        }
-        Err(Error::Full {
-            low: *want.range.start(),
-            high: *want.range.end(),
-            size: want.range.end() - want.range.start() + 1,
-            taken: taken.range(want.range.clone()).count(),
-        })
     }
 }
 
@@ -177,10 +197,10 @@ impl CustomResource for AlbRulePriority {
             return Ok(());
         };
         let me = owner_value(&request.owner);
-        for (priority, holder) in self.reservations.list(&listener).await? {
-            if holder == me {
-                progress.step(format!("releasing priority {priority}"));
-                self.reservations.release(&listener, priority).await?;
+        for entry in self.ledger.list(&listener).await? {
+            if entry.owner == me {
+                progress.step(format!("releasing priority {}", entry.priority));
+                self.ledger.release(&listener, entry.priority, &me).await?;
             }
         }
         Ok(())

@@ -3,21 +3,21 @@
 
 mod alb_rule_priority;
 mod choice;
+mod ledger;
 mod listener;
 mod properties;
-mod reservations;
 
-use reservations::Reservations;
+use ledger::Ledger;
 
 #[tokio::main]
 async fn main() -> Result<(), shared::RunError> {
     shared::logging::init(env!("CARGO_CRATE_NAME"));
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
-    let config = aws_config::load_from_env().await;
+    let config = shared::aws::load_config().await;
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-    let ssm = aws_sdk_ssm::Client::new(&config);
-    // Without a prefix every request is answered FAILED, saying so.
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    // Without a ledger table every request is answered FAILED, saying so.
     let resource =
-        Reservations::from_env(ssm).map(|r| alb_rule_priority::AlbRulePriority::new(elb, r));
+        Ledger::from_env(dynamo).map(|ledger| alb_rule_priority::AlbRulePriority::new(elb, ledger));
     shared::run(resource).await
 }

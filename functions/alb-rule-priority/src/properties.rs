@@ -5,6 +5,8 @@ use std::ops::RangeInclusive;
 use serde::Deserialize;
 use shared::properties::{lenient_string, optional_number};
 
+use crate::choice::Placement;
+
 pub const LOWEST: u32 = 1;
 pub const HIGHEST: u32 = 50_000;
 pub const MAX_COUNT: u32 = 10;
@@ -19,6 +21,8 @@ pub struct Properties {
     pub min_priority: Option<u32>,
     #[serde(default, deserialize_with = "optional_number")]
     pub max_priority: Option<u32>,
+    #[serde(default)]
+    pub placement: Option<Placement>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,6 +45,7 @@ pub struct Allocation {
     pub listener_arn: String,
     pub count: usize,
     pub range: RangeInclusive<u32>,
+    pub placement: Placement,
 }
 
 impl Properties {
@@ -70,6 +75,7 @@ impl Properties {
             listener_arn: self.listener_arn.clone(),
             count: count as usize,
             range: min..=max,
+            placement: self.placement.unwrap_or_default(),
         })
     }
 }
@@ -132,6 +138,10 @@ mod tests {
                 "is not a listener ARN",
             ),
             (json!({"ListenerArn": ARN, "Count": "-1"}), "property Count"),
+            (
+                json!({"ListenerArn": ARN, "Placement": "First"}),
+                "property Placement: unknown variant `First`, expected `Next` or `Last`",
+            ),
         ] {
             let err = allocation(v).unwrap_err();
             assert!(err.contains(says), "{err}");

@@ -14,7 +14,7 @@ use shared::secure_parameter::SecureParameters;
 async fn main() -> Result<(), shared::RunError> {
     shared::logging::init(env!("CARGO_CRATE_NAME"));
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
-    let config = aws_config::load_from_env().await;
+    let config = shared::aws::load_config().await;
     let parameters = SecureParameters::from_config(&config);
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let admin = admin_credentials::AdminCredentials::new(parameters.clone(), secrets);

@@ -1,5 +1,6 @@
-//! Measures a function as Lambda runs it: start-up to first poll, one Create, peak RSS.
-//! Prints numbers; asserts nothing. Run through tests/bench.sh.
+//! Measures a function as Lambda runs it: start-up to first poll, one Create, AWS calls per
+//! Create (through a fault-free proxy that counts them), peak RSS. Prints numbers; asserts
+//! nothing. Run through tests/bench.sh.
 //!
 //! usage: bench BINARY admin-password|service-database|alb-rule-priority
 
@@ -8,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use integration_tests::events::unique;
+use integration_tests::fault_proxy::{FaultProxy, Faults};
 use integration_tests::{Harness, RuntimeApi, process::FunctionProcess};
 use serde_json::{Value, json};
 
 const STARTS: usize = 20;
 const CREATES: usize = 20;
 const ENV: [(&str, &str); 2] = [
-    ("RESERVATION_PREFIX", "/bench/reservations"),
+    ("LEDGER_TABLE", "bench-ledger"),
     ("CLUSTER_PROFILE_PATH", "/bench/clusters"),
 ];
 
@@ -40,8 +42,11 @@ async fn main() -> anyhow::Result<()> {
         starts.push(began.elapsed());
     }
 
-    let h = Harness::start(binary.clone(), &ENV).await;
     let setup = Setup::new(&scenario).await?;
+    let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), Faults::default()).await;
+    let mut env = ENV.to_vec();
+    env.push(("AWS_ENDPOINT_URL", &proxy.url));
+    let h = Harness::start(binary.clone(), &env).await;
     let mut creates = Vec::new();
     for _ in 0..CREATES {
         let event = setup.create_event(&h)?;
@@ -53,9 +58,20 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let rss_kb = peak_rss_kb(h.function.id().context("function exited")?)?;
+    let calls = proxy.counts().calls;
+    let per_create = |n: u64| n as f64 / CREATES as f64;
+    let listed: Vec<String> = calls
+        .iter()
+        .map(|(api, n)| format!("{api} {}", per_create(*n)))
+        .collect();
 
     println!("{name}: start-up to first poll  {}", summary(&starts));
     println!("{name}: one Create ({scenario})  {}", summary(&creates));
+    println!(
+        "{name}: AWS calls per Create  {} ({})",
+        per_create(calls.values().sum()),
+        listed.join(", ")
+    );
     println!(
         "{name}: peak RSS after {CREATES} Creates  {:.1} MB",
         rss_kb as f64 / 1024.0
@@ -70,7 +86,7 @@ enum Setup {
     ServiceDatabase {
         cluster: String,
     },
-    /// A listener with 450 rules.
+    /// A listener with 100 rules and 300 allocations in the ledger.
     AlbRulePriority {
         listener: String,
     },
@@ -104,15 +120,16 @@ impl Setup {
                     .await?;
                 Self::ServiceDatabase { cluster }
             }
-            "alb-rule-priority" => Self::AlbRulePriority {
-                listener: integration_tests::moto::listener_with_rules(
-                    &aws_sdk_elasticloadbalancingv2::Client::new(
-                        &integration_tests::aws_config().await,
-                    ),
-                    1..=450,
+            "alb-rule-priority" => {
+                let config = integration_tests::aws_config().await;
+                let listener = integration_tests::moto::listener_with_rules(
+                    &aws_sdk_elasticloadbalancingv2::Client::new(&config),
+                    1..=100,
                 )
-                .await,
-            },
+                .await;
+                fill_ledger(&aws_sdk_dynamodb::Client::new(&config), &listener).await?;
+                Self::AlbRulePriority { listener }
+            }
             other => bail!("unknown scenario {other}"),
         })
     }
@@ -135,6 +152,28 @@ impl Setup {
             }
         })
     }
+}
+
+/// The ledger table (`LEDGER_TABLE`) with 300 other services' priorities on the listener.
+async fn fill_ledger(dynamo: &aws_sdk_dynamodb::Client, listener: &str) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    // A fresh table of the name the function is given.
+    let _ = dynamo.delete_table().table_name(ENV[0].1).send().await;
+    integration_tests::moto::create_ledger_table(dynamo, ENV[0].1).await;
+    for priority in 101..=400 {
+        dynamo
+            .put_item()
+            .table_name(ENV[0].1)
+            .item("Listener", AttributeValue::S(listener.to_owned()))
+            .item("Priority", AttributeValue::N(priority.to_string()))
+            .item(
+                "Owner",
+                AttributeValue::S(format!("stack=bench-{priority} logical-id=Priority")),
+            )
+            .send()
+            .await?;
+    }
+    Ok(())
 }
 
 fn summary(samples: &[Duration]) -> String {

@@ -1,0 +1,206 @@
+//! The priority ledger: a DynamoDB table with one item per listener (partition key) and
+//! priority (sort key), naming its owner. One Query reads a listener's whole ledger; a claim
+//! of several priorities is one transaction, all or nothing, each item only if absent.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use shared::Owner;
+
+use crate::alb_rule_priority::Error;
+
+pub const TABLE_VARIABLE: &str = "LEDGER_TABLE";
+const LISTENER: &str = "Listener";
+const PRIORITY: &str = "Priority";
+const OWNER: &str = "Owner";
+
+pub struct Ledger {
+    dynamo: Client,
+    table: String,
+}
+
+/// One item: a priority and who holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub priority: u32,
+    pub owner: String,
+}
+
+/// How a claim ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    Committed,
+    /// Another allocation holds a candidate (or holds it from our own claim whose answer
+    /// was lost): read the ledger again.
+    Cancelled,
+}
+
+/// What an entry's owner says, so ownership is one string comparison.
+pub fn owner_value(owner: &Owner) -> String {
+    format!(
+        "stack={} logical-id={}",
+        owner.stack_id, owner.logical_resource_id
+    )
+}
+
+impl Ledger {
+    pub fn from_env(dynamo: Client) -> Result<Self, String> {
+        let table = std::env::var(TABLE_VARIABLE).unwrap_or_default();
+        if table.trim().is_empty() {
+            return Err(format!(
+                "the function's {TABLE_VARIABLE} environment variable must name the DynamoDB table of the priority ledger (template.yaml sets it)"
+            ));
+        }
+        Ok(Self { dynamo, table })
+    }
+
+    /// Every entry on the listener, every page.
+    pub async fn list(&self, listener_arn: &str) -> Result<Vec<Entry>, Error> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamo
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#l = :l")
+                .expression_attribute_names("#l", LISTENER)
+                .expression_attribute_values(":l", AttributeValue::S(listener_arn.to_owned()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| aws("Query", &e))?;
+            entries.extend(page.items().iter().filter_map(entry));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
+    /// Claims all of `priorities` for `owner` in one transaction. Its token is derived from
+    /// what it claims, so a retry after a lost answer is the same transaction.
+    pub async fn claim(
+        &self,
+        listener_arn: &str,
+        priorities: &[u32],
+        owner: &str,
+    ) -> Result<Claim, Error> {
+        let items = priorities
+            .iter()
+            .map(|priority| {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .item(LISTENER, AttributeValue::S(listener_arn.to_owned()))
+                    .item(PRIORITY, AttributeValue::N(priority.to_string()))
+                    .item(OWNER, AttributeValue::S(owner.to_owned()))
+                    .condition_expression("attribute_not_exists(#p)")
+                    .expression_attribute_names("#p", PRIORITY)
+                    .build()
+                    .map_err(|e| Error::Aws {
+                        action: "TransactWriteItems",
+                        message: e.to_string(),
+                    })?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let result = self
+            .dynamo
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token(listener_arn, priorities, owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Committed),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_transaction_canceled_exception()
+                        || s.is_transaction_in_progress_exception()
+                }) =>
+            {
+                Ok(Claim::Cancelled)
+            }
+            Err(e) => Err(aws("TransactWriteItems", &e)),
+        }
+    }
+
+    /// Releases a priority if `owner` holds it; someone else's, or none, is left alone.
+    pub async fn release(
+        &self,
+        listener_arn: &str,
+        priority: u32,
+        owner: &str,
+    ) -> Result<(), Error> {
+        let result = self
+            .dynamo
+            .delete_item()
+            .table_name(&self.table)
+            .key(LISTENER, AttributeValue::S(listener_arn.to_owned()))
+            .key(PRIORITY, AttributeValue::N(priority.to_string()))
+            .condition_expression("#o = :o")
+            .expression_attribute_names("#o", OWNER)
+            .expression_attribute_values(":o", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("DeleteItem", &e)),
+        }
+    }
+}
+
+fn entry(item: &HashMap<String, AttributeValue>) -> Option<Entry> {
+    let priority = item.get(PRIORITY)?.as_n().ok()?.parse().ok()?;
+    let owner = item.get(OWNER)?.as_s().ok()?.clone();
+    Some(Entry { priority, owner })
+}
+
+/// An idempotency token (at most 36 characters) for one claim: FNV-1a over what it claims.
+fn token(listener_arn: &str, priorities: &[u32], owner: &str) -> String {
+    let mut text = format!("{listener_arn}|{owner}");
+    for p in priorities {
+        text.push_str(&format!("|{p}"));
+    }
+    let mut hashes = [0xcbf2_9ce4_8422_2325_u64, 0x8422_2325_cbf2_9ce4_u64];
+    for (i, hash) in hashes.iter_mut().enumerate() {
+        for b in text.bytes().chain([i as u8]) {
+            *hash = (*hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{:016x}{:016x}", hashes[0], hashes[1])
+}
+
+fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    action: &'static str,
+    error: &aws_sdk_dynamodb::error::SdkError<E>,
+) -> Error {
+    Error::Aws {
+        action,
+        message: shared::aws_error(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claims_token_is_stable_and_tells_claims_apart() {
+        let t = token("arn:l", &[5, 6], "o");
+        assert_eq!(t, token("arn:l", &[5, 6], "o"));
+        assert!(t.len() <= 36);
+        assert_ne!(t, token("arn:l", &[5, 7], "o"));
+        assert_ne!(t, token("arn:l", &[5, 6], "p"));
+        assert_ne!(t, token("arn:m", &[5, 6], "o"));
+    }
+}
