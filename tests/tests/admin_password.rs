@@ -470,3 +470,66 @@ async fn at_trace_level_no_log_line_carries_the_signature_or_the_password() {
         );
     }
 }
+
+#[tokio::test]
+async fn in_a_busy_region_every_create_rotation_and_delete_succeeds_with_the_stored_password() {
+    use integration_tests::fault_proxy::{FaultProxy, Faults};
+    let config = aws_config().await;
+    let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), Faults::BUSY).await;
+    let e = Env {
+        h: Harness::start(
+            workspace_binary("admin-password"),
+            &[("AWS_ENDPOINT_URL", &proxy.url)],
+        )
+        .await,
+        ssm: aws_sdk_ssm::Client::new(&config),
+        kms: aws_sdk_kms::Client::new(&config),
+    };
+    let key = e.key().await;
+    for cycle in 0..12 {
+        let name = name();
+        let events = e.h.event("AdminPassword");
+        let v1 = json!({"ParameterName": name, "KmsKeyId": key, "RotationToken": "1"});
+        let created = e.invoke(events.create(v1.clone())).await;
+        assert_eq!(
+            created.status(),
+            "SUCCESS",
+            "cycle {cycle}: {}",
+            created.reason()
+        );
+        let stored = e.stored(&name).await.unwrap().value;
+        assert_eq!(
+            stored.as_deref(),
+            data(&created)["Password"].as_str(),
+            "cycle {cycle}"
+        );
+        let v2 = json!({"ParameterName": name, "KmsKeyId": key, "RotationToken": "2"});
+        let rotated = e.invoke(events.update(&name, v2.clone(), v1)).await;
+        assert_eq!(
+            rotated.status(),
+            "SUCCESS",
+            "cycle {cycle}: {}",
+            rotated.reason()
+        );
+        let stored = e.stored(&name).await.unwrap().value;
+        assert_eq!(
+            stored.as_deref(),
+            data(&rotated)["Password"].as_str(),
+            "cycle {cycle}"
+        );
+        assert_ne!(data(&rotated)["Password"], data(&created)["Password"]);
+        let deleted = e.invoke(events.delete(&name, v2)).await;
+        assert_eq!(
+            deleted.status(),
+            "SUCCESS",
+            "cycle {cycle}: {}",
+            deleted.reason()
+        );
+        assert!(e.stored(&name).await.is_none(), "cycle {cycle}");
+    }
+    let counts = proxy.counts();
+    assert!(
+        counts.throttled > 0 && counts.lost_answers > 0,
+        "{counts:?}"
+    );
+}
