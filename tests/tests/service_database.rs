@@ -916,3 +916,37 @@ async fn an_id_too_long_for_its_tag_fails_up_front_reading_nothing() {
     );
     assert!(!exists("role", &svc).await);
 }
+
+#[tokio::test]
+async fn in_a_busy_region_every_step_succeeds_and_the_role_logs_in_with_the_stored_password() {
+    use integration_tests::fault_proxy::{FaultProxy, Faults};
+    let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), Faults::BUSY).await;
+    let e = env_with(&[("AWS_ENDPOINT_URL", &proxy.url)]).await;
+    for cycle in 0..6 {
+        let svc = service();
+        let events = e.h.event("Database");
+        let mut v1 = e.props(&svc);
+        v1["OnDelete"] = json!("Drop");
+        v1["RotationToken"] = json!("1");
+        let r = e.invoke(events.create(v1.clone())).await;
+        assert_eq!(r.status(), "SUCCESS", "cycle {cycle}: {}", r.reason());
+        connect(&svc, &e.service_password(&svc).await, &svc)
+            .await
+            .unwrap_or_else(|err| panic!("cycle {cycle}: login after Create: {err}"));
+        let mut v2 = v1.clone();
+        v2["RotationToken"] = json!("2");
+        let r = e.invoke(events.update(&e.id(&svc), v2.clone(), v1)).await;
+        assert_eq!(r.status(), "SUCCESS", "cycle {cycle}: {}", r.reason());
+        connect(&svc, &e.service_password(&svc).await, &svc)
+            .await
+            .unwrap_or_else(|err| panic!("cycle {cycle}: login after rotation: {err}"));
+        let r = e.invoke(events.delete(&e.id(&svc), v2)).await;
+        assert_eq!(r.status(), "SUCCESS", "cycle {cycle}: {}", r.reason());
+        assert!(!exists("role", &svc).await && !exists("database", &svc).await);
+    }
+    let counts = proxy.counts();
+    assert!(
+        counts.throttled > 0 && counts.lost_answers > 0,
+        "{counts:?}"
+    );
+}
