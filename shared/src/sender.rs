@@ -32,6 +32,9 @@ impl Sender {
     pub fn new() -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            // Lambda freezes the process between invocations: a connection left idle may be
+            // dead when the next answer goes out, so none is kept.
+            .pool_max_idle_per_host(0)
             // The answer goes only where the destination check allowed it.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -47,6 +50,7 @@ impl Sender {
     ) -> Result<u32, SendError> {
         let mut backoff = FIRST_BACKOFF;
         let mut attempts = 0;
+        let cap = attempt_cap(deadline.saturating_duration_since(Instant::now()));
         let mut last = String::from("none started");
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -61,7 +65,7 @@ impl Sender {
                 .header(reqwest::header::CONTENT_TYPE, "")
                 .header(reqwest::header::CONTENT_LENGTH, body.len())
                 .body(body.clone())
-                .timeout(left.min(MAX_ATTEMPT));
+                .timeout(left.min(cap));
             match request.send().await {
                 Ok(response) if response.status().is_success() => return Ok(attempts),
                 Ok(response) if is_retryable(response.status().as_u16()) => {
@@ -85,6 +89,12 @@ impl Sender {
     }
 }
 
+/// How long one attempt may take, so that at least two fit in `window` (one hung connection
+/// never takes the whole reserve).
+fn attempt_cap(window: Duration) -> Duration {
+    (window.saturating_sub(FIRST_BACKOFF) / 2).clamp(MIN_ATTEMPT, MAX_ATTEMPT)
+}
+
 fn is_retryable(status: u16) -> bool {
     status >= 500 || status == 429 || status == 408
 }
@@ -105,6 +115,16 @@ mod tests {
             "https://b.s3.amazonaws.com/arn%3A/x"
         );
         assert_eq!(redact("http://127.0.0.1:1/p"), "http://127.0.0.1:1/p");
+    }
+
+    #[test]
+    fn two_attempts_always_fit_the_window() {
+        for seconds in [1, 2, 4, 5, 19, 30] {
+            let window = Duration::from_secs(seconds);
+            let cap = attempt_cap(window);
+            assert!(cap * 2 + FIRST_BACKOFF <= window.max(MIN_ATTEMPT * 2 + FIRST_BACKOFF));
+        }
+        assert_eq!(attempt_cap(Duration::from_secs(60)), MAX_ATTEMPT);
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct EndpointMode {
     pub fail_first: u32,
     /// Hold each attempt this long before answering.
     pub delay: Duration,
+    /// Hold only the first this many attempts (0: every attempt).
+    pub delay_first: u32,
 }
 
 /// One PUT as the endpoint saw it.
@@ -62,7 +64,9 @@ impl CfnEndpoint {
                         let attempt = *attempt;
                         (s.modes.get(&key).cloned().unwrap_or_default(), attempt)
                     };
-                    tokio::time::sleep(mode.delay).await;
+                    if mode.delay_first == 0 || attempt <= mode.delay_first {
+                        tokio::time::sleep(mode.delay).await;
+                    }
                     let problems = check(&request);
                     let status = if attempt <= mode.fail_first {
                         503

@@ -132,6 +132,28 @@ async fn a_silent_endpoint_still_lets_the_handler_return_before_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_hung_first_attempt_leaves_time_for_a_second_within_the_reserve() {
+    let h = harness().await;
+    // The work runs out its time, so the answer has only the reserve (4 s of 16).
+    let mode = EndpointMode {
+        delay: Duration::from_secs(30),
+        delay_first: 1,
+        ..Default::default()
+    };
+    let r = h
+        .invoke_with(
+            h.event("Res")
+                .create(json!({"Behavior": "sleep", "SleepSeconds": "60"})),
+            Duration::from_secs(16),
+            mode,
+        )
+        .await;
+    assert!(r.returned_before_deadline);
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("timed out"), "{}", r.reason());
+}
+
+#[tokio::test]
 async fn the_response_is_put_to_the_url_exactly_as_given_with_an_empty_content_type() {
     let h = harness().await;
     let event = h.event("Res").create(json!({"Behavior": "ok"}));
