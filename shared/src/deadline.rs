@@ -48,6 +48,14 @@ impl Deadline {
             .max(self.start)
     }
 
+    /// When the work should stop so that undoing it fits before [`Deadline::work_end`]: a
+    /// fifth of the work's time, at least 1 s and at most 10 s, is kept for that.
+    pub fn undo_start(&self) -> Instant {
+        let end = self.work_end();
+        let grace = ((end - self.start) / 5).clamp(Duration::from_secs(1), Duration::from_secs(10));
+        end.checked_sub(grace).unwrap_or(self.start).max(self.start)
+    }
+
     /// The last moment a response may still be in flight.
     pub fn send_end(&self) -> Instant {
         self.end

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde::de::DeserializeOwned;
 
@@ -58,26 +61,50 @@ impl Outcome {
     }
 }
 
-/// Names the step the work is in, so a timeout or panic can say where it happened.
-/// Each step is logged once.
+/// Names the step the work is in, so a timeout or panic can say where it happened (each
+/// step is logged once), and says how long the work may take.
 #[derive(Clone, Debug)]
-pub struct Progress(Arc<Mutex<String>>);
+pub struct Progress {
+    step: Arc<Mutex<String>>,
+    deadline: Instant,
+    undo_deadline: Instant,
+}
 
 impl Progress {
-    pub(crate) fn new(first: &str) -> Self {
-        Self(Arc::new(Mutex::new(first.to_owned())))
+    pub(crate) fn new(first: &str, deadline: Instant, undo_deadline: Instant) -> Self {
+        Self {
+            step: Arc::new(Mutex::new(first.to_owned())),
+            deadline,
+            undo_deadline,
+        }
     }
 
     pub fn step(&self, step: impl Into<String>) {
         let step = step.into();
         tracing::info!(step = %step, "step");
-        if let Ok(mut current) = self.0.lock() {
+        if let Ok(mut current) = self.step.lock() {
             *current = step;
         }
     }
 
+    /// When the work should stop: waits (statements, locks, retries) end by then, so that
+    /// what the request changed can still be taken back before the framework answers.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The time left until [`Progress::deadline`].
+    pub fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// When taking back must be over: after that the work is stopped and FAILED is sent.
+    pub fn undo_deadline(&self) -> Instant {
+        self.undo_deadline
+    }
+
     pub(crate) fn current(&self) -> String {
-        match self.0.lock() {
+        match self.step.lock() {
             Ok(current) => current.clone(),
             // A panic while holding the lock still leaves a readable step.
             Err(poisoned) => poisoned.into_inner().clone(),

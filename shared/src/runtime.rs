@@ -158,7 +158,11 @@ impl<R: CustomResource> Handler<R> {
             Ok(resource) => Arc::clone(resource),
             Err(reason) => return Answer::failed(fallback_id, reason),
         };
-        let progress = Progress::new("reading the properties");
+        let progress = Progress::new(
+            "reading the properties",
+            deadline.undo_start(),
+            deadline.work_end(),
+        );
         let work: std::pin::Pin<Box<dyn Future<Output = Result<Outcome, R::Error>> + Send>> =
             match request {
                 Request::Create(r) => {

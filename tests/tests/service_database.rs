@@ -950,3 +950,43 @@ async fn in_a_busy_region_every_step_succeeds_and_the_role_logs_in_with_the_stor
         "{counts:?}"
     );
 }
+
+#[tokio::test]
+async fn a_create_database_blocked_past_the_deadline_leaves_nothing_behind() {
+    let e = env().await;
+    // A session on template1 blocks CREATE DATABASE (PostgreSQL waits 5 s, then says busy,
+    // and the function retries): longer than a 12 s function leaves for the work.
+    let blocker = connect(&pg("PG_ADMIN_USER"), &pg("PG_ADMIN_PASSWORD"), "template1")
+        .await
+        .unwrap();
+    let svc = service();
+    let started = Instant::now();
+    let r =
+        e.h.invoke(
+            e.h.event("Database").create(e.props(&svc)),
+            Duration::from_secs(12),
+        )
+        .await;
+    drop(blocker);
+    assert!(started.elapsed() < Duration::from_secs(12));
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("CREATE DATABASE did not finish on")
+            && r.reason().contains("was taken back"),
+        "{}",
+        r.reason()
+    );
+    // Give a statement that outlived the answer the chance to land: none may.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(!exists("role", &svc).await, "the role was taken back");
+    assert!(
+        !exists("database", &svc).await,
+        "no database appeared later"
+    );
+    assert!(
+        e.password(&format!("/test-platform/{svc}/db-password"))
+            .await
+            .is_none(),
+        "the parameter was taken back"
+    );
+}

@@ -23,6 +23,8 @@ use crate::auth_guard::{Guarded, GuardedTls};
 
 /// How often a statement is tried when PostgreSQL says "busy, try again".
 const ATTEMPTS: u32 = 8;
+/// No statement is started with less time left than this.
+const MIN_STATEMENT: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 pub enum SslMode {
@@ -67,6 +69,10 @@ pub enum ClusterError {
     },
     #[error("cluster profile property CaCertificates: {0}")]
     Tls(String),
+    #[error(
+        "{step} did not finish on {endpoint} in the time the function had left; what this request had changed was taken back: try again, raise the function's timeout, or check what blocks it there"
+    )]
+    OutOfTime { step: String, endpoint: String },
     #[error("{step} failed on {endpoint}: {message}")]
     Sql {
         step: String,
@@ -102,6 +108,8 @@ pub struct Cluster {
     client: Client,
     endpoint: String,
     connection: tokio::task::JoinHandle<()>,
+    /// No statement, lock wait or retry goes past this.
+    until: std::sync::Mutex<tokio::time::Instant>,
 }
 
 impl Drop for Cluster {
@@ -114,7 +122,12 @@ impl Cluster {
     /// Connects as the admin, within the target's connect timeout (TLS and login included).
     /// The password is used through SCRAM only (see `auth_guard`), with channel binding
     /// where the server offers it.
-    pub async fn connect(target: &Target, password: &Secret) -> Result<Self, ClusterError> {
+    /// Statements end by `until` (see [`Cluster::allow_until`]).
+    pub async fn connect(
+        target: &Target,
+        password: &Secret,
+        until: tokio::time::Instant,
+    ) -> Result<Self, ClusterError> {
         let endpoint = target.endpoint();
         let mut config = tokio_postgres::Config::new();
         config
@@ -160,23 +173,43 @@ impl Cluster {
             };
             Ok::<_, ClusterError>((client, connection))
         };
-        let (client, connection) = tokio::time::timeout(target.connect_timeout, connecting)
+        let wait = target
+            .connect_timeout
+            .min(until.saturating_duration_since(tokio::time::Instant::now()));
+        let (client, connection) = tokio::time::timeout(wait, connecting)
             .await
             .map_err(|_| {
                 failed(format!(
-                    "no answer within {} s (the profile's ConnectTimeoutSeconds); check the host, port, security groups and routes",
-                    target.connect_timeout.as_secs()
+                    "no answer within {} s (the profile's ConnectTimeoutSeconds, or the time left); check the host, port, security groups and routes",
+                    wait.as_secs()
                 ))
             })??;
         Ok(Self {
             client,
             endpoint,
             connection,
+            until: std::sync::Mutex::new(until),
         })
     }
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Moves the time limit, e.g. to the end of the grace period for taking changes back.
+    pub fn allow_until(&self, until: tokio::time::Instant) {
+        if let Ok(mut limit) = self.until.lock() {
+            *limit = until;
+        }
+    }
+
+    fn time_left(&self) -> Duration {
+        let until = self
+            .until
+            .lock()
+            .map(|u| *u)
+            .unwrap_or_else(|e| *e.into_inner());
+        until.saturating_duration_since(tokio::time::Instant::now())
     }
 
     /// `None` if the role does not exist, else its comment.
@@ -306,19 +339,31 @@ impl Cluster {
             .await
     }
 
-    /// Builds the statement with the server's `format()` from bound parameters, then runs it;
-    /// PostgreSQL's transient errors (a busy template database, concurrent catalog updates,
-    /// serialization failures) are retried with jittered backoff.
+    /// Builds the statement with the server's `format()` from bound parameters, then runs it
+    /// with `statement_timeout` and `lock_timeout` set to the time left, so nothing it does
+    /// can complete after the answer. PostgreSQL's transient errors (a busy template database,
+    /// concurrent catalog updates, serialization failures) are retried with jittered backoff
+    /// while time is left.
     async fn execute(&self, step: &str, template: &str, args: &[&str]) -> Result<(), ClusterError> {
+        let out_of_time = || ClusterError::OutOfTime {
+            step: step.to_owned(),
+            endpoint: self.endpoint.clone(),
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let left = self.time_left();
+            if left < MIN_STATEMENT {
+                return Err(out_of_time());
+            }
+            let timeout = left.as_millis().to_string();
             let result = async {
+                // One round trip: the statement, and the limits for the next one.
                 let row = self
                     .client
                     .query_one(
-                        "SELECT format($1, VARIADIC $2::text[])",
-                        &[&template, &args],
+                        "SELECT format($1, VARIADIC $2::text[]), set_config('statement_timeout', $3, false), set_config('lock_timeout', $3, false)",
+                        &[&template, &args, &timeout],
                     )
                     .await?;
                 let statement: String = row.get(0);
@@ -327,10 +372,18 @@ impl Cluster {
             .await;
             match result {
                 Ok(()) => return Ok(()),
+                Err(error) if is_timeout(&error) && self.time_left() < MIN_STATEMENT => {
+                    return Err(out_of_time());
+                }
                 Err(error) if attempt < ATTEMPTS && is_transient(&error) => {
-                    let pause = 100 * 2u64.pow(attempt.min(5)) + rand::rng().random_range(0..100);
+                    let pause = Duration::from_millis(
+                        100 * 2u64.pow(attempt.min(5)) + rand::rng().random_range(0..100),
+                    );
+                    if pause + MIN_STATEMENT > self.time_left() {
+                        return Err(out_of_time());
+                    }
                     tracing::info!(step, attempt, error = %describe(&error), "transient; retrying");
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    tokio::time::sleep(pause).await;
                 }
                 Err(error) => return Err(self.sql_error(step, &error)),
             }
@@ -352,6 +405,13 @@ fn describe(error: &tokio_postgres::Error) -> String {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => shared::error_chain(error),
     }
+}
+
+/// The statement was cancelled by `statement_timeout` or gave up on a lock.
+fn is_timeout(error: &tokio_postgres::Error) -> bool {
+    error
+        .as_db_error()
+        .is_some_and(|db| matches!(db.code().code(), "57014" | "55P03"))
 }
 
 fn is_transient(error: &tokio_postgres::Error) -> bool {

@@ -71,6 +71,8 @@ struct Goal<'a> {
 struct Undo {
     parameter: bool,
     previous_value: Option<Secret>,
+    /// The role's password before this request set a new one.
+    role_password: Option<Secret>,
     role: bool,
     database: bool,
 }
@@ -136,7 +138,7 @@ impl ServiceDatabase {
             target.endpoint(),
             target.admin_user
         ));
-        Ok(Cluster::connect(&target, &password).await?)
+        Ok(Cluster::connect(&target, &password, progress.deadline()).await?)
     }
 
     /// Whether the object exists (and is this resource's); someone else's is an error.
@@ -214,6 +216,8 @@ impl ServiceDatabase {
                 Ok(outcome)
             }
             Err(error) => {
+                // The work's time may be up: taking back has until the framework's limit.
+                cluster.allow_until(progress.undo_deadline());
                 self.undo(&cluster, &goal, &key, undo, progress).await;
                 Err(error)
             }
@@ -266,6 +270,8 @@ impl ServiceDatabase {
         let mark = cluster::mark(goal.owner, &goal.physical_id);
         if role_exists {
             progress.step(format!("setting the password of role {role}"));
+            // Set before the change: an ALTER ROLE applied but not acknowledged is undone too.
+            undo.role_password = undo.previous_value.clone();
             cluster.set_password(role, &password).await?;
         } else {
             progress.step(format!("creating role {role}"));
@@ -357,6 +363,14 @@ impl ServiceDatabase {
                     .map(Error::from)
             } else {
                 None
+            },
+            match &undo.role_password {
+                Some(old) => cluster
+                    .set_password(p.role(), old)
+                    .await
+                    .err()
+                    .map(Error::from),
+                None => None,
             },
             match &undo.previous_value {
                 Some(old) => self
