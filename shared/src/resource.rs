@@ -19,12 +19,15 @@ pub struct Owner {
 #[derive(Debug)]
 pub struct Create<P> {
     pub owner: Owner,
+    /// CloudFormation's id of this request: the same when a request is delivered again.
+    pub request_id: String,
     pub properties: P,
 }
 
 #[derive(Debug)]
 pub struct Update<P, E> {
     pub owner: Owner,
+    pub request_id: String,
     pub physical_resource_id: String,
     pub properties: P,
     /// The properties as they were, read leniently.
@@ -34,6 +37,7 @@ pub struct Update<P, E> {
 #[derive(Debug)]
 pub struct Delete<E> {
     pub owner: Owner,
+    pub request_id: String,
     pub physical_resource_id: String,
     /// Read leniently: a stack must stay deletable whatever its properties say.
     pub properties: E,
@@ -125,6 +129,12 @@ pub trait CustomResource: Send + Sync + 'static {
 
     /// Set when the response carries secrets: CloudFormation then masks the attributes.
     const NO_ECHO: bool = false;
+
+    /// Set when a Create can fail after something was claimed that only the resource can
+    /// find again: the Delete CloudFormation sends for a failed Create (id
+    /// `create-failed:<RequestId>`) then reaches [`CustomResource::delete`] with the Create's
+    /// properties. Otherwise the framework answers it SUCCESS without touching anything.
+    const CLEANS_UP_FAILED_CREATES: bool = false;
 
     fn create(
         &self,

@@ -150,6 +150,7 @@ impl<R: CustomResource> Handler<R> {
             && delete
                 .physical_resource_id
                 .starts_with(FAILED_CREATE_PREFIX)
+            && (!R::CLEANS_UP_FAILED_CREATES || self.resource.is_err())
         {
             info!("the Create failed, so there is nothing to delete");
             return success(Outcome::new(&delete.physical_resource_id), false);
@@ -174,7 +175,14 @@ impl<R: CustomResource> Handler<R> {
                     let progress = progress.clone();
                     Box::pin(async move {
                         resource
-                            .create(Create { owner, properties }, &progress)
+                            .create(
+                                Create {
+                                    owner,
+                                    request_id: r.request_id,
+                                    properties,
+                                },
+                                &progress,
+                            )
                             .await
                     })
                 }
@@ -186,6 +194,7 @@ impl<R: CustomResource> Handler<R> {
                     };
                     let request = Update {
                         owner,
+                        request_id: r.request_id,
                         physical_resource_id: r.physical_resource_id,
                         properties,
                         old_properties: parse_lenient(Some(r.old_resource_properties)),
@@ -197,6 +206,7 @@ impl<R: CustomResource> Handler<R> {
                     let id = r.physical_resource_id.clone();
                     let request = Delete {
                         owner: owner(&r.stack_id, &r.logical_resource_id),
+                        request_id: r.request_id,
                         physical_resource_id: r.physical_resource_id,
                         properties: parse_lenient(Some(r.resource_properties)),
                     };

@@ -20,6 +20,9 @@ pub struct Faults {
     pub server_error: f64,
     /// Forwarded to moto, then answered 500 as if the answer were lost.
     pub lost_answer: f64,
+    /// Only calls whose API (`DynamoDB_20120810.TransactWriteItems`) contains this meet
+    /// faults; `None`: every call.
+    pub only: Option<&'static str>,
 }
 
 impl Faults {
@@ -28,6 +31,7 @@ impl Faults {
         throttled: 0.25,
         server_error: 0.05,
         lost_answer: 0.05,
+        only: None,
     };
 }
 
@@ -85,8 +89,12 @@ impl FaultProxy {
                         let faults = *faults.lock().unwrap();
                         let roll: f64 = rand::rng().random();
                         let mut counts = counts.lock().unwrap();
-                        *counts.calls.entry(operation(&request)).or_default() += 1;
-                        if roll < faults.throttled {
+                        let api = operation(&request);
+                        let targeted = faults.only.is_none_or(|only| api.contains(only));
+                        *counts.calls.entry(api).or_default() += 1;
+                        if !targeted {
+                            Fate::Pass
+                        } else if roll < faults.throttled {
                             counts.throttled += 1;
                             Fate::Throttle
                         } else if roll < faults.throttled + faults.server_error {

@@ -380,3 +380,33 @@ async fn fifty_stacks_in_a_busy_region_all_succeed_and_deleting_them_empties_the
     let r = invoke(&h, h.event("Next").create(json!({"ListenerArn": listener}))).await;
     assert_eq!(priorities(&r), vec![distinct.last().unwrap() + 1]);
 }
+
+#[tokio::test]
+async fn a_create_that_fails_after_its_claim_was_applied_leaves_nothing_after_its_delete() {
+    let elb = elb().await;
+    let listener = listener(&elb, [1]).await;
+    let table = prefix().await;
+    // Every claim is applied, and every answer to it lost.
+    let always_lost = Faults {
+        lost_answer: 1.0,
+        only: Some("TransactWriteItems"),
+        ..Faults::default()
+    };
+    let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), always_lost).await;
+    let h = function_behind(&table, &proxy).await;
+    let events = h.event("Priority");
+    let props = json!({"ListenerArn": listener});
+    let r = invoke(&h, events.create(props.clone())).await;
+    assert_eq!(r.status(), "FAILED", "{}", r.reason());
+    let dynamo = dynamo().await;
+    assert_eq!(ledger_entries(&dynamo, &table, &listener).await.len(), 1);
+    // CloudFormation deletes the failed resource by the id its answer carried.
+    let id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("create-failed:"), "{id}");
+    let d = invoke(&h, events.delete(&id, props)).await;
+    assert_eq!(d.status(), "SUCCESS", "{}", d.reason());
+    assert_eq!(ledger_entries(&dynamo, &table, &listener).await, vec![]);
+}

@@ -116,6 +116,7 @@ impl CustomResource for AdminPassword {
             physical_resource_id,
             properties: new,
             old_properties: old,
+            ..
         } = request;
         let name = &new.parameter_name;
         if *name != physical_resource_id {

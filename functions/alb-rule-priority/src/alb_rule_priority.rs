@@ -24,6 +24,10 @@ pub enum Error {
         message: String,
     },
     #[error(
+        "{0} claims in a row lost to other allocations on the listener; try again (the next deployment will)"
+    )]
+    Contended(u64),
+    #[error(
         "no free priority left: the range {low} to {high} holds {size} rules and {taken} of them are taken by rules or ledger entries on the listener; widen MinPriority/MaxPriority or free some"
     )]
     Full {
@@ -45,6 +49,16 @@ fn physical_id(listener_arn: &str, owner: &Owner) -> String {
 }
 
 /// What one reading of the ledger says this owner should do.
+/// How many times a claim is tried against other allocations before giving up.
+const MAX_CLAIMS: u64 = 30;
+
+/// What a reconcile is for.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    id: &'a str,
+    releases_surplus: bool,
+}
+
 struct Plan {
     /// This owner's entries on the listener.
     mine: BTreeSet<u32>,
@@ -61,21 +75,25 @@ impl AlbRulePriority {
 
     /// Brings this owner's entries on the listener to `count` priorities in the range: keeps
     /// those that still fit, claims the rest in one transaction (read again and retried when
-    /// another allocation wins a candidate), then releases the surplus.
+    /// another allocation wins a candidate), then, on an Update, releases the surplus. A
+    /// Create only adds: a late copy of it must not take back what an Update added since.
     async fn reconcile(
         &self,
         want: &Allocation,
         owner: &Owner,
+        request: Request<'_>,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let arn = &want.listener_arn;
         let me = owner_value(owner);
-        progress.step(format!("reading the rules of listener {arn}"));
-        let rules = listener::rule_priorities(&self.elb, arn).await?;
         let mut attempt: u64 = 0;
         let plan = loop {
             attempt += 1;
-            progress.step(format!("reading the ledger of listener {arn}"));
+            // Read again on every round: a rule made meanwhile counts too.
+            progress.step(format!(
+                "reading the rules and the ledger of listener {arn}"
+            ));
+            let rules = listener::rule_priorities(&self.elb, arn).await?;
             let plan = self.plan(want, &rules, &me).await?;
             if plan.claim.is_empty() {
                 break plan;
@@ -84,27 +102,30 @@ impl AlbRulePriority {
                 "claiming priorities {:?} on listener {arn}",
                 plan.claim
             ));
-            match self.ledger.claim(arn, &plan.claim, &me).await {
-                Ok(Claim::Committed) => break plan,
-                Ok(Claim::Cancelled) => {
+            match self.ledger.claim(arn, &plan.claim, &me, request.id).await? {
+                Claim::Committed => break plan,
+                Claim::Cancelled if attempt < MAX_CLAIMS => {
                     // Someone won a candidate, or our own claim's answer was lost: read again.
                     tracing::info!(attempt, candidates = ?plan.claim, "claim cancelled; reading the ledger again");
                     let pause = 20 * attempt.min(10) + rand::rng().random_range(0..50);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
-                Err(error) => {
-                    // The claim may have been applied before its answer was lost.
-                    self.release_all(arn, &plan.claim, &me).await;
-                    return Err(error);
-                }
+                Claim::Cancelled => return Err(Error::Contended(attempt)),
             }
         };
-        for surplus in plan.mine.difference(&plan.keep) {
-            progress.step(format!("releasing priority {surplus}"));
-            self.ledger.release(arn, *surplus, &me).await?;
+        if request.releases_surplus {
+            for surplus in plan.mine.difference(&plan.keep) {
+                progress.step(format!("releasing priority {surplus}"));
+                // The claim is done: a release that fails is left to the next Update or the
+                // Delete, not turned into a FAILED.
+                if let Err(error) = self.ledger.release(arn, *surplus, &me).await {
+                    tracing::warn!(priority = surplus, error = %error, "surplus not released");
+                }
+            }
         }
-        let priorities: BTreeSet<u32> = plan.keep.iter().copied().chain(plan.claim).collect();
-        let listed: Vec<String> = priorities.iter().map(u32::to_string).collect();
+        // Kept priorities first, so `Priority` stays where the service's first rule is.
+        let new: BTreeSet<u32> = plan.claim.iter().copied().collect();
+        let listed: Vec<String> = plan.keep.iter().chain(&new).map(u32::to_string).collect();
         tracing::info!(priorities = %listed.join(","), "allocated");
         Ok(Outcome::new(physical_id(arn, owner))
             .with("Priority", listed.first().cloned().unwrap_or_default())
@@ -149,21 +170,15 @@ impl AlbRulePriority {
         }
         Ok(Plan { mine, keep, claim })
     }
-
-    /// Best effort: what this request may have claimed goes back.
-    async fn release_all(&self, listener_arn: &str, priorities: &[u32], me: &str) {
-        for priority in priorities {
-            if let Err(error) = self.ledger.release(listener_arn, *priority, me).await {
-                tracing::error!(priority, error = %error, "could not release a claim");
-            }
-        }
-    }
 }
 
 impl CustomResource for AlbRulePriority {
     type Properties = Properties;
     type ExistingProperties = Existing;
     type Error = Error;
+    // A Create may fail after its claim was applied (the answer lost, the time up): its
+    // Delete releases what this owner holds on the listener.
+    const CLEANS_UP_FAILED_CREATES: bool = true;
 
     async fn create(
         &self,
@@ -171,7 +186,12 @@ impl CustomResource for AlbRulePriority {
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let want = request.properties.allocation()?;
-        self.reconcile(&want, &request.owner, progress).await
+        let only_add = Request {
+            id: &request.request_id,
+            releases_surplus: false,
+        };
+        self.reconcile(&want, &request.owner, only_add, progress)
+            .await
     }
 
     /// A new listener is a new resource (CloudFormation then deletes the old one, releasing
@@ -182,7 +202,12 @@ impl CustomResource for AlbRulePriority {
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let want = request.properties.allocation()?;
-        self.reconcile(&want, &request.owner, progress).await
+        let converge = Request {
+            id: &request.request_id,
+            releases_surplus: true,
+        };
+        self.reconcile(&want, &request.owner, converge, progress)
+            .await
     }
 
     async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {

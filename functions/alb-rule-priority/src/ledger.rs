@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use shared::Owner;
 
@@ -32,10 +33,18 @@ pub struct Entry {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
     Committed,
-    /// Another allocation holds a candidate (or holds it from our own claim whose answer
-    /// was lost): read the ledger again.
+    /// Another allocation holds a candidate (or our own claim holds it, its answer lost), or
+    /// the transaction met another one: read the ledger again.
     Cancelled,
 }
+
+/// Why DynamoDB may cancel a claim that trying again can fix.
+const RETRYABLE_CANCELLATIONS: [&str; 4] = [
+    "None",
+    "ConditionalCheckFailed",
+    "TransactionConflict",
+    "ThrottlingError",
+];
 
 /// What an entry's owner says, so ownership is one string comparison.
 pub fn owner_value(owner: &Owner) -> String {
@@ -82,12 +91,14 @@ impl Ledger {
     }
 
     /// Claims all of `priorities` for `owner` in one transaction. Its token is derived from
-    /// what it claims, so a retry after a lost answer is the same transaction.
+    /// the request and what it claims, so a retry after a lost answer (the SDK's, or a
+    /// redelivered request's) is the same transaction, and no other request reuses it.
     pub async fn claim(
         &self,
         listener_arn: &str,
         priorities: &[u32],
         owner: &str,
+        request_id: &str,
     ) -> Result<Claim, Error> {
         let items = priorities
             .iter()
@@ -111,20 +122,32 @@ impl Ledger {
             .dynamo
             .transact_write_items()
             .set_transact_items(Some(items))
-            .client_request_token(token(listener_arn, priorities, owner))
+            .client_request_token(token(request_id, listener_arn, priorities, owner))
             .send()
             .await;
         match result {
             Ok(_) => Ok(Claim::Committed),
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.is_transaction_canceled_exception()
-                        || s.is_transaction_in_progress_exception()
-                }) =>
-            {
-                Ok(Claim::Cancelled)
-            }
-            Err(e) => Err(aws("TransactWriteItems", &e)),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+                    Ok(Claim::Cancelled)
+                }
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let codes: Vec<&str> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None"))
+                        .collect();
+                    if codes.iter().all(|c| RETRYABLE_CANCELLATIONS.contains(c)) {
+                        Ok(Claim::Cancelled)
+                    } else {
+                        Err(Error::Aws {
+                            action: "TransactWriteItems",
+                            message: format!("cancelled: {}", codes.join(", ")),
+                        })
+                    }
+                }
+                _ => Err(aws("TransactWriteItems", &e)),
+            },
         }
     }
 
@@ -165,9 +188,10 @@ fn entry(item: &HashMap<String, AttributeValue>) -> Option<Entry> {
     Some(Entry { priority, owner })
 }
 
-/// An idempotency token (at most 36 characters) for one claim: FNV-1a over what it claims.
-fn token(listener_arn: &str, priorities: &[u32], owner: &str) -> String {
-    let mut text = format!("{listener_arn}|{owner}");
+/// An idempotency token (at most 36 characters) for one claim: FNV-1a over the request and
+/// what it claims.
+fn token(request_id: &str, listener_arn: &str, priorities: &[u32], owner: &str) -> String {
+    let mut text = format!("{request_id}|{listener_arn}|{owner}");
     for p in priorities {
         text.push_str(&format!("|{p}"));
     }
@@ -196,11 +220,13 @@ mod tests {
 
     #[test]
     fn a_claims_token_is_stable_and_tells_claims_apart() {
-        let t = token("arn:l", &[5, 6], "o");
-        assert_eq!(t, token("arn:l", &[5, 6], "o"));
+        let t = token("r", "arn:l", &[5, 6], "o");
+        assert_eq!(t, token("r", "arn:l", &[5, 6], "o"));
         assert!(t.len() <= 36);
-        assert_ne!(t, token("arn:l", &[5, 7], "o"));
-        assert_ne!(t, token("arn:l", &[5, 6], "p"));
-        assert_ne!(t, token("arn:m", &[5, 6], "o"));
+        assert_ne!(t, token("r", "arn:l", &[5, 7], "o"));
+        assert_ne!(t, token("r", "arn:l", &[5, 6], "p"));
+        assert_ne!(t, token("r", "arn:m", &[5, 6], "o"));
+        // Another request claiming the same never reuses the token.
+        assert_ne!(t, token("s", "arn:l", &[5, 6], "o"));
     }
 }
