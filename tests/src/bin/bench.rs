@@ -57,8 +57,23 @@ async fn main() -> anyhow::Result<()> {
             bail!("a Create failed: {}", r.reason());
         }
     }
+    // The same Creates in a busy region: throttled, 500s, applied answers lost.
+    let calls_before = proxy.counts();
+    proxy.set_faults(Faults::BUSY);
+    let mut succeeded = 0;
+    for _ in 0..CREATES {
+        let event = setup.create_event(&h)?;
+        if h.invoke(event, Duration::from_secs(60)).await.status() == "SUCCESS" {
+            succeeded += 1;
+        }
+    }
+    proxy.set_faults(Faults::default());
+    let busy = proxy.counts();
+    let busy_calls: u64 =
+        busy.calls.values().sum::<u64>() - calls_before.calls.values().sum::<u64>();
+    let faults = busy.throttled + busy.server_errors + busy.lost_answers;
     let rss_kb = peak_rss_kb(h.function.id().context("function exited")?)?;
-    let calls = proxy.counts().calls;
+    let calls = calls_before.calls;
     let per_create = |n: u64| n as f64 / CREATES as f64;
     let listed: Vec<String> = calls
         .iter()
@@ -73,7 +88,13 @@ async fn main() -> anyhow::Result<()> {
         listed.join(", ")
     );
     println!(
-        "{name}: peak RSS after {CREATES} Creates  {:.1} MB",
+        "{name}: in a busy region (25% throttled, 5% 500, 5% answers lost)  {CREATES} Creates, {succeeded} SUCCESS, {:.1} AWS calls and {:.1} faults retried per Create",
+        busy_calls as f64 / CREATES as f64,
+        faults as f64 / CREATES as f64
+    );
+    println!(
+        "{name}: peak RSS after {} Creates  {:.1} MB",
+        2 * CREATES,
         rss_kb as f64 / 1024.0
     );
     Ok(())
