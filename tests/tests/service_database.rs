@@ -990,3 +990,52 @@ async fn a_create_database_blocked_past_the_deadline_leaves_nothing_behind() {
         "the parameter was taken back"
     );
 }
+
+#[tokio::test]
+async fn drop_takes_the_roles_grants_and_objects_with_it_and_names_what_still_blocks() {
+    let e = env().await;
+    let svc = service();
+    let events = e.h.event("Database");
+    let mut props = e.props(&svc);
+    props["OnDelete"] = json!("Drop");
+    e.invoke(events.create(props.clone())).await.answer();
+    // Someone granted the role another database of the admin's.
+    let granted = service();
+    let a = admin().await;
+    a.batch_execute(&format!("CREATE DATABASE {granted}"))
+        .await
+        .unwrap();
+    a.batch_execute(&format!("GRANT CONNECT ON DATABASE {granted} TO {svc}"))
+        .await
+        .unwrap();
+    let r = e.invoke(events.delete(&e.id(&svc), props.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert!(!exists("role", &svc).await && !exists("database", &svc).await);
+
+    // A grant in another database blocks DROP ROLE: the reason says where.
+    let svc = service();
+    let mut props = e.props(&svc);
+    props["OnDelete"] = json!("Drop");
+    e.invoke(events.create(props.clone())).await.answer();
+    let other = service();
+    admin()
+        .await
+        .batch_execute(&format!("CREATE DATABASE {other}"))
+        .await
+        .unwrap();
+    connect(&pg("PG_ADMIN_USER"), &pg("PG_ADMIN_PASSWORD"), &other)
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "CREATE TABLE t (id int); GRANT SELECT ON t TO {svc}"
+        ))
+        .await
+        .unwrap();
+    let r = e.invoke(events.delete(&e.id(&svc), props)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("DROP ROLE failed") && r.reason().contains(&other),
+        "{}",
+        r.reason()
+    );
+}

@@ -334,6 +334,13 @@ impl Cluster {
         .await
     }
 
+    /// Drops what the role owns in the admin's database and revokes what was granted to it
+    /// there, so that DROP ROLE is not blocked by them (its own database is gone already).
+    pub async fn drop_owned(&self, role: &str) -> Result<(), ClusterError> {
+        self.execute("DROP OWNED", "DROP OWNED BY %I", &[role])
+            .await
+    }
+
     pub async fn drop_role(&self, role: &str) -> Result<(), ClusterError> {
         self.execute("DROP ROLE", "DROP ROLE IF EXISTS %I", &[role])
             .await
@@ -402,7 +409,16 @@ impl Cluster {
 /// The server's own words where there are some.
 fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        // The detail says what blocks a DROP ROLE, for one.
+        Some(db) => match db.detail() {
+            Some(detail) => format!(
+                "{} (SQLSTATE {}): {}",
+                db.message(),
+                db.code().code(),
+                detail.replace('\n', "; ")
+            ),
+            None => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        },
         None => shared::error_chain(error),
     }
 }

@@ -495,7 +495,10 @@ impl CustomResource for ServiceDatabase {
             tracing::info!(database, "not this resource's, or gone: left in place");
         }
         if uses(cluster.role_comment(role).await?) {
-            progress.step(format!("dropping role {role}"));
+            progress.step(format!(
+                "dropping what role {role} owns or was granted, then the role"
+            ));
+            cluster.drop_owned(role).await?;
             cluster.drop_role(role).await?;
         } else {
             tracing::info!(role, "not this resource's, or gone: left in place");
