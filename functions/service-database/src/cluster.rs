@@ -250,13 +250,19 @@ impl Cluster {
     }
 
     /// The password goes to the server as a SCRAM-SHA-256 verifier computed here, so the
-    /// plain password never reaches the server's statement log.
-    pub async fn create_role(&self, role: &str, password: &Secret) -> Result<(), ClusterError> {
+    /// plain password never reaches the server's statement log. The role and its mark are one
+    /// query, so one transaction: there is never an unmarked role that no retry could claim.
+    pub async fn create_role(
+        &self,
+        role: &str,
+        password: &Secret,
+        mark: &str,
+    ) -> Result<(), ClusterError> {
         let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
         self.execute(
             "CREATE ROLE",
-            "CREATE ROLE %I WITH LOGIN PASSWORD %L",
-            &[role, &verifier],
+            "CREATE ROLE %I WITH LOGIN PASSWORD %L; COMMENT ON ROLE %I IS %L",
+            &[role, &verifier, role, mark],
         )
         .await
     }

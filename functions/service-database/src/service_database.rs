@@ -273,12 +273,13 @@ impl ServiceDatabase {
             // Set before the change: an ALTER ROLE applied but not acknowledged is undone too.
             undo.role_password = undo.previous_value.clone();
             cluster.set_password(role, &password).await?;
+            cluster.comment_role(role, &mark).await?;
         } else {
             progress.step(format!("creating role {role}"));
-            cluster.create_role(role, &password).await?;
+            // Set before the change: a CREATE ROLE applied but not acknowledged goes too.
             undo.role = true;
+            cluster.create_role(role, &password, &mark).await?;
         }
-        cluster.comment_role(role, &mark).await?;
         cluster.grant_to_admin(role).await?;
         if database_exists {
             progress.step(format!("making {role} the owner of database {database}"));
@@ -330,6 +331,21 @@ impl ServiceDatabase {
         }
     }
 
+    /// Drops the role only if it carries this request's mark: a CREATE ROLE that failed
+    /// because someone else's role appeared meanwhile leaves theirs alone.
+    async fn drop_role_if_marked(&self, cluster: &Cluster, goal: &Goal<'_>) -> Result<(), Error> {
+        let role = goal.properties.role();
+        let marked = cluster
+            .role_comment(role)
+            .await?
+            .flatten()
+            .is_some_and(|c| cluster::used_by(&c, goal.owner, &goal.physical_id));
+        if marked {
+            cluster.drop_role(role).await?;
+        }
+        Ok(())
+    }
+
     async fn undo(
         &self,
         cluster: &Cluster,
@@ -351,7 +367,7 @@ impl ServiceDatabase {
                 None
             },
             if undo.role {
-                cluster.drop_role(p.role()).await.err().map(Error::from)
+                self.drop_role_if_marked(cluster, goal).await.err()
             } else {
                 None
             },
