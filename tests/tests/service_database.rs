@@ -109,6 +109,20 @@ impl Env {
         })
     }
 
+    /// Properties that drop everything on Delete, at RotationToken 1.
+    fn droppable(&self, service: &str) -> Value {
+        let mut props = self.props(service);
+        props["OnDelete"] = json!("Drop");
+        props["RotationToken"] = json!("1");
+        props
+    }
+
+    async fn parameter_gone(&self, service: &str) -> bool {
+        self.password(&format!("/test-platform/{service}/db-password"))
+            .await
+            .is_none()
+    }
+
     /// The PhysicalResourceId of a service whose role and database share its name.
     fn id(&self, service: &str) -> String {
         format!("{service}@{}/{service}", self.cluster)
@@ -343,11 +357,7 @@ async fn someone_elses_database_or_role_is_left_untouched() {
     );
     assert!(r.reason().contains("not this resource's"), "{}", r.reason());
     assert!(!exists("role", &svc).await, "no role was created");
-    assert!(
-        e.password(&format!("/test-platform/{svc}/db-password"))
-            .await
-            .is_none()
-    );
+    assert!(e.parameter_gone(&svc).await);
 
     // Another stack's resource is someone else too.
     let other = service();
@@ -419,12 +429,7 @@ async fn a_failure_part_way_leaves_nothing_behind() {
         r.reason()
     );
     assert!(!exists("role", &svc).await, "the role was taken back");
-    assert!(
-        e.password(&format!("/test-platform/{svc}/db-password"))
-            .await
-            .is_none(),
-        "the parameter was taken back"
-    );
+    assert!(e.parameter_gone(&svc).await, "the parameter was taken back");
 }
 
 #[tokio::test]
@@ -691,9 +696,7 @@ async fn a_forged_request_answered_off_cloudformation_changes_nothing_and_sends_
     let e = env().await;
     let svc = service();
     let events = e.h.event("Database");
-    let mut v1 = e.props(&svc);
-    v1["OnDelete"] = json!("Drop");
-    v1["RotationToken"] = json!("1");
+    let v1 = e.droppable(&svc);
     e.invoke(events.create(v1.clone())).await.answer();
     let password = e.service_password(&svc).await;
     let sent = e.h.endpoint.all_received().len();
@@ -819,9 +822,7 @@ async fn at_trace_level_no_log_line_carries_the_signature_or_a_secret() {
     let e = env_with(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]).await;
     let svc = service();
     let events = e.h.event("Database");
-    let mut v1 = e.props(&svc);
-    v1["OnDelete"] = json!("Drop");
-    v1["RotationToken"] = json!("1");
+    let v1 = e.droppable(&svc);
     let create = events.create(v1.clone());
     let mut signatures = vec![signature_for(create["RequestId"].as_str().unwrap())];
     assert_eq!(e.invoke(create).await.status(), "SUCCESS");
@@ -925,9 +926,7 @@ async fn in_a_busy_region_every_step_succeeds_and_the_role_logs_in_with_the_stor
     for cycle in 0..6 {
         let svc = service();
         let events = e.h.event("Database");
-        let mut v1 = e.props(&svc);
-        v1["OnDelete"] = json!("Drop");
-        v1["RotationToken"] = json!("1");
+        let v1 = e.droppable(&svc);
         let r = e.invoke(events.create(v1.clone())).await;
         assert_eq!(r.status(), "SUCCESS", "cycle {cycle}: {}", r.reason());
         connect(&svc, &e.service_password(&svc).await, &svc)
@@ -983,12 +982,7 @@ async fn a_create_database_blocked_past_the_deadline_leaves_nothing_behind() {
         !exists("database", &svc).await,
         "no database appeared later"
     );
-    assert!(
-        e.password(&format!("/test-platform/{svc}/db-password"))
-            .await
-            .is_none(),
-        "the parameter was taken back"
-    );
+    assert!(e.parameter_gone(&svc).await, "the parameter was taken back");
 }
 
 #[tokio::test]
