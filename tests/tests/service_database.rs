@@ -971,7 +971,7 @@ async fn a_create_database_blocked_past_the_deadline_leaves_nothing_behind() {
     assert_eq!(r.status(), "FAILED");
     assert!(
         r.reason().contains("CREATE DATABASE did not finish on")
-            && r.reason().contains("was taken back"),
+            && r.reason().contains("were taken back"),
         "{}",
         r.reason()
     );

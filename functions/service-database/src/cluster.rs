@@ -70,7 +70,7 @@ pub enum ClusterError {
     #[error("cluster profile property CaCertificates: {0}")]
     Tls(String),
     #[error(
-        "{step} did not finish on {endpoint} in the time the function had left; what this request had changed was taken back: try again, raise the function's timeout, or check what blocks it there"
+        "{step} did not finish on {endpoint} in the time the function had left; this request's changes were taken back where time allowed (the log names any that were not): try again, raise the function's timeout, or check what blocks it there"
     )]
     OutOfTime { step: String, endpoint: String },
     #[error("{step} failed on {endpoint}: {message}")]
@@ -78,7 +78,20 @@ pub enum ClusterError {
         step: String,
         endpoint: String,
         message: String,
+        /// The SQLSTATE, where the server gave one.
+        code: Option<String>,
     },
+}
+
+impl ClusterError {
+    fn has_code(&self, sqlstate: &str) -> bool {
+        matches!(self, Self::Sql { code: Some(code), .. } if code == sqlstate)
+    }
+
+    /// The object to create exists already (another delivery of the request made it).
+    pub fn already_exists(&self) -> bool {
+        self.has_code("42710")
+    }
 }
 
 /// The comment that marks a role or database as this resource's, naming the generation
@@ -343,8 +356,14 @@ impl Cluster {
     /// Drops what the role owns in the admin's database and revokes what was granted to it
     /// there, so that DROP ROLE is not blocked by them (its own database is gone already).
     pub async fn drop_owned(&self, role: &str) -> Result<(), ClusterError> {
-        self.execute("DROP OWNED", "DROP OWNED BY %I", &[role])
+        match self
+            .execute("DROP OWNED", "DROP OWNED BY %I", &[role])
             .await
+        {
+            // The role is gone already (another Delete): so is what it owned.
+            Err(error) if error.has_code("42704") => Ok(()),
+            result => result,
+        }
     }
 
     pub async fn drop_role(&self, role: &str) -> Result<(), ClusterError> {
@@ -408,6 +427,7 @@ impl Cluster {
             step: step.to_owned(),
             endpoint: self.endpoint.clone(),
             message: describe(error),
+            code: error.as_db_error().map(|db| db.code().code().to_owned()),
         }
     }
 }

@@ -244,7 +244,9 @@ impl ServiceDatabase {
             (None, Some(previous)) => self.read_ours(previous, goal.owner).await?,
             _ => None,
         };
-        let password = match current.clone().or(previous) {
+        // What the role's password is believed to be: a rotation's undo puts it back.
+        let believed = current.clone().or(previous);
+        let password = match believed.clone() {
             Some(existing) if !goal.rotate => existing,
             _ => policy.generate()?,
         };
@@ -271,14 +273,18 @@ impl ServiceDatabase {
         if role_exists {
             progress.step(format!("setting the password of role {role}"));
             // Set before the change: an ALTER ROLE applied but not acknowledged is undone too.
-            undo.role_password = undo.previous_value.clone();
+            undo.role_password = believed.filter(|b| b.expose() != password.expose());
             cluster.set_password(role, &password).await?;
             cluster.comment_role(role, &mark).await?;
         } else {
             progress.step(format!("creating role {role}"));
-            // Set before the change: a CREATE ROLE applied but not acknowledged goes too.
+            // Set before the change: a CREATE ROLE applied but not acknowledged goes too;
+            // one that found the role made already (by another delivery) is not ours to drop.
             undo.role = true;
-            cluster.create_role(role, &password, &mark).await?;
+            if let Err(error) = cluster.create_role(role, &password, &mark).await {
+                undo.role = !error.already_exists();
+                return Err(error.into());
+            }
         }
         cluster.grant_to_admin(role).await?;
         if database_exists {
@@ -356,21 +362,10 @@ impl ServiceDatabase {
     ) {
         let p = goal.properties;
         progress.step("taking back what this request created");
+        // What keeps the service working goes first: the parameter and the role's password
+        // (quick), then the drops, which may wait on locks; the database gets half of the
+        // time left, so the role's drop still has some.
         let results = [
-            if undo.database {
-                cluster
-                    .drop_database(&p.database_name)
-                    .await
-                    .err()
-                    .map(Error::from)
-            } else {
-                None
-            },
-            if undo.role {
-                self.drop_role_if_marked(cluster, goal).await.err()
-            } else {
-                None
-            },
             if undo.parameter {
                 self.parameters
                     .delete_if_ours(&p.password_parameter_name, goal.owner)
@@ -380,14 +375,6 @@ impl ServiceDatabase {
             } else {
                 None
             },
-            match &undo.role_password {
-                Some(old) => cluster
-                    .set_password(p.role(), old)
-                    .await
-                    .err()
-                    .map(Error::from),
-                None => None,
-            },
             match &undo.previous_value {
                 Some(old) => self
                     .parameters
@@ -396,6 +383,29 @@ impl ServiceDatabase {
                     .err()
                     .map(Error::from),
                 None => None,
+            },
+            match &undo.role_password {
+                Some(old) => cluster
+                    .set_password(p.role(), old)
+                    .await
+                    .err()
+                    .map(Error::from),
+                None => None,
+            },
+            if undo.database {
+                let now = tokio::time::Instant::now();
+                let end = progress.undo_deadline();
+                cluster.allow_until(now + end.saturating_duration_since(now) / 2);
+                let dropped = cluster.drop_database(&p.database_name).await;
+                cluster.allow_until(end);
+                dropped.err().map(Error::from)
+            } else {
+                None
+            },
+            if undo.role {
+                self.drop_role_if_marked(cluster, goal).await.err()
+            } else {
+                None
             },
         ];
         for error in results.into_iter().flatten() {
@@ -499,6 +509,8 @@ impl CustomResource for ServiceDatabase {
             return Ok(());
         }
         let cluster = self.connect(&profile, progress).await?;
+        // A Delete has nothing to take back: it may use all of the work's time.
+        cluster.allow_until(progress.undo_deadline());
         let uses = |comment: Option<Option<String>>| {
             comment
                 .flatten()
