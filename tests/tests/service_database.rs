@@ -125,7 +125,10 @@ impl Env {
 
     /// The PhysicalResourceId of a service whose role and database share its name.
     fn id(&self, service: &str) -> String {
-        format!("{service}@{}/{service}", self.cluster)
+        format!(
+            "{service}@{}/{service}#/test-platform/{service}/db-password",
+            self.cluster
+        )
     }
 
     async fn invoke(&self, event: Value) -> Invocation {
@@ -1032,4 +1035,45 @@ async fn drop_takes_the_roles_grants_and_objects_with_it_and_names_what_still_bl
         "{}",
         r.reason()
     );
+}
+
+#[tokio::test]
+async fn a_new_parameter_name_is_a_replacement_that_keeps_the_password_until_cleanup() {
+    let e = env().await;
+    let svc = service();
+    let events = e.h.event("Database");
+    let v1 = e.droppable(&svc);
+    e.invoke(events.create(v1.clone())).await.answer();
+    let password = e.service_password(&svc).await;
+    let renamed = format!("/test-platform/{}/renamed", unique());
+    let mut v2 = v1.clone();
+    v2["PasswordParameterName"] = json!(renamed);
+    let r = e.invoke(events.update(&e.id(&svc), v2, v1.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let new_id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_id, e.id(&svc), "a replacement");
+    // Both parameters hold the role's password while CloudFormation finishes the update.
+    assert_eq!(
+        e.password(&renamed).await.as_deref(),
+        Some(password.as_str())
+    );
+    assert_eq!(e.service_password(&svc).await, password);
+    connect(&svc, &password, &svc)
+        .await
+        .expect("the password is unchanged");
+    // The cleanup Delete of the old id removes the old parameter and nothing else.
+    let r = e.invoke(events.delete(&e.id(&svc), v1)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert!(e.parameter_gone(&svc).await, "the old parameter went");
+    assert!(exists("role", &svc).await && exists("database", &svc).await);
+    assert_eq!(
+        e.password(&renamed).await.as_deref(),
+        Some(password.as_str())
+    );
+    connect(&svc, &password, &svc)
+        .await
+        .expect("the service still logs in");
 }

@@ -46,14 +46,17 @@ impl Properties {
         self.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
     }
 
-    /// The PhysicalResourceId: a new one whenever Cluster, DatabaseName or RoleName change.
+    /// The PhysicalResourceId: a new one whenever Cluster, DatabaseName, RoleName or
+    /// PasswordParameterName change.
     pub fn physical_id(&self) -> String {
-        physical_id(self.role(), &self.cluster, &self.database_name)
+        format!(
+            "{}@{}/{}#{}",
+            self.role(),
+            self.cluster,
+            self.database_name,
+            self.password_parameter_name
+        )
     }
-}
-
-fn physical_id(role: &str, cluster: &str, database: &str) -> String {
-    format!("{role}@{cluster}/{database}")
 }
 
 /// Delete and Update's old properties, read leniently.
@@ -112,7 +115,10 @@ mod tests {
         let p: Properties = parse_strict(Some(minimal())).unwrap();
         assert_eq!(p.role(), "orders");
         assert_eq!(p.kms_key_id(), DEFAULT_KMS_KEY);
-        assert_eq!(p.physical_id(), "orders@/platform/rds/main/orders");
+        assert_eq!(
+            p.physical_id(),
+            "orders@/platform/rds/main/orders#/p/orders"
+        );
     }
 
     #[test]

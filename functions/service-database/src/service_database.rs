@@ -29,7 +29,7 @@ pub enum Error {
     #[error(transparent)]
     Credentials(#[from] CredentialError),
     #[error(
-        "RoleName, Cluster and DatabaseName make the id {id:?} of {length} characters; at most {MAX_PHYSICAL_ID} fit (it is kept in an SSM tag): use shorter names"
+        "RoleName, Cluster, DatabaseName and PasswordParameterName make the id {id:?} of {length} characters; at most {MAX_PHYSICAL_ID} fit (it is kept in an SSM tag): use shorter names"
     )]
     IdTooLong { id: String, length: usize },
     #[error(
@@ -211,10 +211,7 @@ impl ServiceDatabase {
             )
             .await;
         match result {
-            Ok(outcome) => {
-                self.retire_previous_parameter(&goal).await;
-                Ok(outcome)
-            }
+            Ok(outcome) => Ok(outcome),
             Err(error) => {
                 // The work's time may be up: taking back has until the framework's limit.
                 cluster.allow_until(progress.undo_deadline());
@@ -321,20 +318,6 @@ impl ServiceDatabase {
             return Ok(None);
         }
         Ok(self.parameters.read(name).await?.map(|s| s.value))
-    }
-
-    /// After PasswordParameterName changed, the old parameter goes if nothing else uses it.
-    async fn retire_previous_parameter(&self, goal: &Goal<'_>) {
-        let Some(previous) = &goal.previous_parameter else {
-            return;
-        };
-        let retired = self
-            .parameters
-            .delete_if_used_by(previous, goal.owner, &goal.physical_id)
-            .await;
-        if let Err(error) = retired {
-            tracing::warn!(parameter = %previous, error = %error, "the old parameter could not be deleted");
-        }
     }
 
     /// Drops the role only if it carries this request's mark: a CREATE ROLE that failed
@@ -451,7 +434,8 @@ impl CustomResource for ServiceDatabase {
     ) -> Result<Outcome, Error> {
         let (new, old) = (&request.properties, &request.old_properties);
         let physical_id = new.physical_id();
-        // A new Cluster, DatabaseName or RoleName is a new physical id: a replacement.
+        // A new Cluster, DatabaseName, RoleName or PasswordParameterName is a new physical
+        // id: a replacement.
         // CloudFormation then deletes the old one according to its OnDelete.
         let replacing = physical_id != request.physical_resource_id;
         if replacing {
@@ -469,10 +453,12 @@ impl CustomResource for ServiceDatabase {
             physical_id,
             rotate: old.rotation_token != new.rotation_token,
             rewrite_key: old.kms_key_id() != new.kms_key_id(),
+            // Its password carries over; the parameter itself goes in CloudFormation's
+            // cleanup Delete of the old physical id, once nothing reads it any more.
             previous_parameter: old
                 .password_parameter_name
                 .clone()
-                .filter(|previous| !replacing && *previous != new.password_parameter_name),
+                .filter(|previous| *previous != new.password_parameter_name),
         };
         self.converge(goal, progress).await
     }
