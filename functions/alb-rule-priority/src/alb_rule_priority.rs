@@ -48,7 +48,6 @@ fn physical_id(listener_arn: &str, owner: &Owner) -> String {
     format!("{listener_arn}#{}", owner.logical_resource_id)
 }
 
-/// What one reading of the ledger says this owner should do.
 /// How many times a claim is tried against other allocations before giving up.
 const MAX_CLAIMS: u64 = 30;
 
@@ -59,6 +58,7 @@ struct Request<'a> {
     releases_surplus: bool,
 }
 
+/// What one reading of the ledger says this owner should do.
 struct Plan {
     /// This owner's entries on the listener.
     mine: BTreeSet<u32>,
