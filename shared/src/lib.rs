@@ -22,7 +22,7 @@ pub mod secure_parameter;
 mod sender;
 
 pub use destination::ALLOWED_RESPONSE_HOSTS;
-pub use resource::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
+pub use resource::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update, utc_now};
 pub use response::{FAILED_CREATE_PREFIX, MAX_BODY_BYTES, MAX_PHYSICAL_ID_BYTES};
 pub use runtime::run;
 

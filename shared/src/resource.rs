@@ -16,6 +16,44 @@ pub struct Owner {
     pub logical_resource_id: String,
 }
 
+impl Owner {
+    /// `arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID` → `NAME`: what stays the same
+    /// when a stack is deleted and deployed again.
+    pub fn stack_name(&self) -> &str {
+        self.stack_id.split('/').nth(1).unwrap_or(&self.stack_id)
+    }
+
+    /// Whether `other` is this resource in a stack of the same name (a later deployment).
+    pub fn same_name_as(&self, other: &Owner) -> bool {
+        self.stack_name() == other.stack_name()
+            && self.logical_resource_id == other.logical_resource_id
+    }
+}
+
+/// The time now as `YYYY-MM-DDTHH:MM:SSZ`, for marks that say when something happened.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 #[derive(Debug)]
 pub struct Create<P> {
     pub owner: Owner,
@@ -153,4 +191,41 @@ pub trait CustomResource: Send + Sync + 'static {
         request: Delete<Self::ExistingProperties>,
         progress: &Progress,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_deployment_of_the_same_stack_has_the_same_name() {
+        let owner = |id: &str, logical: &str| Owner {
+            stack_id: id.into(),
+            logical_resource_id: logical.into(),
+        };
+        let first = owner("arn:aws:cloudformation:us-east-1:1:stack/orders/aaa", "Db");
+        assert_eq!(first.stack_name(), "orders");
+        assert!(first.same_name_as(&owner(
+            "arn:aws:cloudformation:us-east-1:1:stack/orders/bbb",
+            "Db"
+        )));
+        assert!(!first.same_name_as(&owner(
+            "arn:aws:cloudformation:us-east-1:1:stack/orders/bbb",
+            "Other"
+        )));
+        assert!(!first.same_name_as(&owner(
+            "arn:aws:cloudformation:us-east-1:1:stack/billing/aaa",
+            "Db"
+        )));
+    }
+
+    #[test]
+    fn utc_now_is_an_iso_timestamp() {
+        let now = utc_now();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(
+            now.starts_with("20") && now.ends_with('Z') && &now[10..11] == "T",
+            "{now}"
+        );
+    }
 }

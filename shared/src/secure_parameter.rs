@@ -14,6 +14,9 @@ pub const LOGICAL_ID_TAG: &str = "custom-resource:logical-id";
 /// Which generation of the resource (its PhysicalResourceId) uses the parameter now, for
 /// resources whose replacement may keep the same parameter.
 pub const PHYSICAL_ID_TAG: &str = "custom-resource:physical-id";
+/// When and by whom a retained parameter was let go (empty: held). A later resource of the
+/// same stack name and logical id may adopt it; no one else may.
+pub const RELEASED_TAG: &str = "custom-resource:released";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParameterError {
@@ -199,6 +202,67 @@ impl SecureParameters {
             .resource_id(name)
             .tags(tag(PHYSICAL_ID_TAG, physical_id)?)
             .send()
+            .await
+            .map_err(|e| aws("AddTagsToResource", name, &e))?;
+        Ok(())
+    }
+
+    /// Marks this owner's parameter as released (a Delete that retains it); with
+    /// `physical_id`, only if that generation uses it now. Someone else's, or none, is left
+    /// alone. Returns whether it was marked.
+    pub async fn release(
+        &self,
+        name: &str,
+        owner: &Owner,
+        physical_id: Option<&str>,
+    ) -> Result<bool, ParameterError> {
+        let Some(tags) = self.tags(name).await? else {
+            return Ok(false);
+        };
+        let used = physical_id.is_none_or(|id| find(&tags, PHYSICAL_ID_TAG).as_deref() == Some(id));
+        if owner_in(&tags).as_ref() != Some(owner) || !used {
+            return Ok(false);
+        }
+        let note = format!(
+            "{} by stack {} resource {}",
+            crate::utc_now(),
+            owner.stack_name(),
+            owner.logical_resource_id
+        );
+        self.add_tags(name, &[(RELEASED_TAG, &note)]).await?;
+        Ok(true)
+    }
+
+    /// Takes over a parameter that a resource of the same stack name and logical id released;
+    /// `Ok(true)` if it did. Anything else is left as it is.
+    pub async fn adopt_released(&self, name: &str, owner: &Owner) -> Result<bool, ParameterError> {
+        let Some(tags) = self.tags(name).await? else {
+            return Ok(false);
+        };
+        let released = find(&tags, RELEASED_TAG).is_some_and(|r| !r.is_empty());
+        let same = owner_in(&tags).is_some_and(|previous| previous.same_name_as(owner));
+        if !(released && same) {
+            return Ok(false);
+        }
+        self.add_tags(name, &[(STACK_TAG, &owner.stack_id), (RELEASED_TAG, "")])
+            .await?;
+        tracing::info!(
+            parameter = name,
+            "adopted the parameter this stack's earlier deployment released"
+        );
+        Ok(true)
+    }
+
+    async fn add_tags(&self, name: &str, tags: &[(&str, &str)]) -> Result<(), ParameterError> {
+        let mut call = self
+            .ssm
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name);
+        for (key, value) in tags {
+            call = call.tags(tag(key, value)?);
+        }
+        call.send()
             .await
             .map_err(|e| aws("AddTagsToResource", name, &e))?;
         Ok(())

@@ -32,10 +32,16 @@ pub struct EventBuilder {
 
 impl EventBuilder {
     pub fn new(endpoint: &CfnEndpoint, logical_id: &str) -> Self {
-        let stack = unique();
+        Self::in_stack(endpoint, &format!("test-{}", unique()), logical_id)
+    }
+
+    /// A resource in a new stack named `stack_name` (a deployment of that stack: each has
+    /// its own stack id).
+    pub fn in_stack(endpoint: &CfnEndpoint, stack_name: &str, logical_id: &str) -> Self {
         Self {
             stack_id: format!(
-                "arn:aws:cloudformation:us-east-1:123456789012:stack/test-{stack}/{stack}"
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/{stack_name}/{}",
+                unique()
             ),
             logical_id: logical_id.to_owned(),
             endpoint_base: endpoint.base().to_owned(),

@@ -533,3 +533,51 @@ async fn in_a_busy_region_every_create_rotation_and_delete_succeeds_with_the_sto
         "{counts:?}"
     );
 }
+
+#[tokio::test]
+async fn a_retained_parameter_is_adopted_by_the_same_stack_deployed_again_and_by_no_one_else() {
+    use integration_tests::EventBuilder;
+    let e = env().await;
+    let name = name();
+    let stack = format!("platform-{}", unique());
+    let props = json!({"ParameterName": name, "RetainOnDelete": "true"});
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let created = e.invoke(first.create(props.clone())).await;
+    assert_eq!(
+        e.invoke(first.delete(&name, props.clone())).await.status(),
+        "SUCCESS"
+    );
+    assert!(e.stored(&name).await.is_some(), "retained");
+
+    let other = EventBuilder::in_stack(
+        &e.h.endpoint,
+        &format!("other-{}", unique()),
+        "AdminPassword",
+    );
+    let r = e.invoke(other.create(props.clone())).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("is not this resource's"),
+        "{}",
+        r.reason()
+    );
+
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let r = e.invoke(again.create(props.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_ne!(
+        data(&r)["Password"],
+        data(&created)["Password"],
+        "a fresh password"
+    );
+    assert_eq!(
+        e.stored(&name).await.unwrap().value.as_deref(),
+        data(&r)["Password"].as_str()
+    );
+    // The new deployment owns it: a Delete without RetainOnDelete removes it.
+    let r = e
+        .invoke(again.delete(&name, json!({"ParameterName": name})))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert!(e.stored(&name).await.is_none());
+}

@@ -1077,3 +1077,57 @@ async fn a_new_parameter_name_is_a_replacement_that_keeps_the_password_until_cle
         .await
         .expect("the service still logs in");
 }
+
+#[tokio::test]
+async fn retained_objects_are_adopted_by_the_same_stack_deployed_again_and_by_no_one_else() {
+    use integration_tests::EventBuilder;
+    let e = env().await;
+    let svc = service();
+    let stack = format!("orders-{}", unique());
+    let props = e.props(&svc); // OnDelete: Retain, the default
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    assert_eq!(
+        e.invoke(first.create(props.clone())).await.status(),
+        "SUCCESS"
+    );
+    let old = e.service_password(&svc).await;
+    let r = e.invoke(first.delete(&e.id(&svc), props.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+
+    // Another stack naming the same objects: refused, nothing touched.
+    for (stack_name, logical_id) in [
+        (format!("billing-{}", unique()), "Database"),
+        (stack.clone(), "Other"),
+    ] {
+        let other = EventBuilder::in_stack(&e.h.endpoint, &stack_name, logical_id);
+        let r = e.invoke(other.create(props.clone())).await;
+        assert_eq!(r.status(), "FAILED", "{stack_name} {logical_id}");
+        assert!(
+            r.reason().contains("is not this resource's"),
+            "{}",
+            r.reason()
+        );
+        assert_eq!(e.service_password(&svc).await, old);
+    }
+
+    // The same stack name and logical id, deployed again: adopted with a fresh password.
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let r = e.invoke(again.create(props.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let new = e.service_password(&svc).await;
+    assert_ne!(new, old);
+    connect(&svc, &new, &svc)
+        .await
+        .expect("the adopted role logs in with the new password");
+    assert!(
+        connect(&svc, &old, &svc).await.is_err(),
+        "the old password is gone"
+    );
+    // It is the new stack's now: its Delete with Drop removes it.
+    let mut drop = props.clone();
+    drop["OnDelete"] = json!("Drop");
+    let r = e.invoke(again.delete(&e.id(&svc), drop)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert!(!exists("role", &svc).await && !exists("database", &svc).await);
+    assert!(e.parameter_gone(&svc).await);
+}

@@ -51,6 +51,15 @@ impl AdminPassword {
         let (policy, key) = self.prepare(properties, progress).await?;
         let name = &properties.parameter_name;
         let password = policy.generate()?;
+        if self.parameters.adopt_released(name, owner).await? {
+            // Retained by an earlier deployment of this stack: taken over, with a fresh
+            // password (the cluster takes it from this resource's answer).
+            progress.step(format!("adopting parameter {name} with a new password"));
+            self.parameters
+                .overwrite(name, &password, &key, properties.description.as_deref())
+                .await?;
+            return self.outcome(name, &key, progress).await;
+        }
         progress.step(format!("creating parameter {name}"));
         let created = self
             .parameters
@@ -159,6 +168,12 @@ impl CustomResource for AdminPassword {
         let name = &request.physical_resource_id;
         if request.properties.retain_on_delete() {
             progress.step(format!("retaining parameter {name} (RetainOnDelete)"));
+            // Released for a later deployment of this stack; a failure keeps it all the same.
+            if validate_name("ParameterName", name).is_ok()
+                && let Err(error) = self.parameters.release(name, &request.owner, None).await
+            {
+                tracing::warn!(error = %error, "kept, but not marked as released");
+            }
             return Ok(());
         }
         if validate_name("ParameterName", name).is_err() {

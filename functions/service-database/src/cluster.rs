@@ -107,6 +107,26 @@ fn mark_prefix(owner: &Owner) -> String {
     )
 }
 
+/// The comment of an object a retaining Delete let go: a later resource of the same stack
+/// name and logical id may adopt it.
+pub fn released_mark(owner: &Owner) -> String {
+    format!("{}{}", released_prefix(owner), shared::utc_now())
+}
+
+fn released_prefix(owner: &Owner) -> String {
+    format!(
+        "released by CloudFormation: stack {} resource {} at ",
+        owner.stack_name(),
+        owner.logical_resource_id
+    )
+}
+
+/// Whether a comment says the object was released by this resource's stack name and logical
+/// id (an earlier deployment of the same stack).
+pub fn released_for(comment: &str, owner: &Owner) -> bool {
+    comment.starts_with(&released_prefix(owner))
+}
+
 /// Whether a comment marks the object as this resource's (any generation).
 pub fn owned_by(comment: &str, owner: &Owner) -> bool {
     comment.starts_with(&mark_prefix(owner))

@@ -166,7 +166,7 @@ impl Profile {
         let Some(patterns) = &self.allowed_stack_names else {
             return Ok(());
         };
-        let stack = stack_name(stack_id);
+        let stack = stack_id.split('/').nth(1).unwrap_or(stack_id);
         let matches = |p: &String| match p.strip_suffix('*') {
             Some(prefix) => stack.starts_with(prefix),
             None => stack == p,
@@ -180,11 +180,6 @@ impl Profile {
             stack: stack.to_owned(),
         })
     }
-}
-
-/// `arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID` → `NAME`.
-fn stack_name(stack_id: &str) -> &str {
-    stack_id.split('/').nth(1).unwrap_or(stack_id)
 }
 
 impl Document {

@@ -77,6 +77,15 @@ struct Undo {
     database: bool,
 }
 
+/// What a name on the cluster turned out to be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Absent,
+    Ours,
+    /// Released by an earlier deployment of this stack name and logical id.
+    Released,
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Role,
@@ -141,21 +150,23 @@ impl ServiceDatabase {
         Ok(Cluster::connect(&target, &password, progress.deadline()).await?)
     }
 
-    /// Whether the object exists (and is this resource's); someone else's is an error.
+    /// Whether the object exists and is this resource's, or was released by an earlier
+    /// deployment of the same stack name and logical id; someone else's is an error.
     async fn claimable(
         &self,
         cluster: &Cluster,
         kind: Kind,
         name: &str,
         owner: &Owner,
-    ) -> Result<bool, Error> {
+    ) -> Result<Found, Error> {
         let comment = match kind {
             Kind::Role => cluster.role_comment(name).await?,
             Kind::Database => cluster.database_comment(name).await?,
         };
         match comment {
-            None => Ok(false),
-            Some(Some(comment)) if cluster::owned_by(&comment, owner) => Ok(true),
+            None => Ok(Found::Absent),
+            Some(Some(comment)) if cluster::owned_by(&comment, owner) => Ok(Found::Ours),
+            Some(Some(comment)) if cluster::released_for(&comment, owner) => Ok(Found::Released),
             Some(found) => Err(Error::NotOurs {
                 kind: match kind {
                     Kind::Role => "role",
@@ -177,7 +188,7 @@ impl ServiceDatabase {
 
     /// Creates what is missing and converges what is this resource's; on failure, takes back
     /// what this request created.
-    async fn converge(&self, goal: Goal<'_>, progress: &Progress) -> Result<Outcome, Error> {
+    async fn converge(&self, mut goal: Goal<'_>, progress: &Progress) -> Result<Outcome, Error> {
         let p = goal.properties;
         identifiers::database(&p.database_name)?;
         identifiers::role(p.role())?;
@@ -191,12 +202,23 @@ impl ServiceDatabase {
             p.role(),
             p.database_name
         ));
-        let role_exists = self
+        let role = self
             .claimable(&cluster, Kind::Role, p.role(), goal.owner)
             .await?;
-        let database_exists = self
+        let database = self
             .claimable(&cluster, Kind::Database, &p.database_name, goal.owner)
             .await?;
+        let parameter_adopted = self
+            .parameters
+            .adopt_released(&p.password_parameter_name, goal.owner)
+            .await?;
+        if parameter_adopted || role == Found::Released || database == Found::Released {
+            // What an earlier deployment of this stack retained is taken over with a fresh
+            // password: whoever held the old one no longer needs it.
+            progress.step("adopting what this stack's earlier deployment retained");
+            goal.rotate = true;
+        }
+        let (role_exists, database_exists) = (role != Found::Absent, database != Found::Absent);
 
         let mut undo = Undo::default();
         let result = self
@@ -318,6 +340,70 @@ impl ServiceDatabase {
             return Ok(None);
         }
         Ok(self.parameters.read(name).await?.map(|s| s.value))
+    }
+
+    /// For a Delete: the cluster connection and the database and role names, or `None` when
+    /// the properties name nothing this resource could have created.
+    async fn cluster_for_delete<'r>(
+        &self,
+        request: &'r Delete<Existing>,
+        progress: &Progress,
+    ) -> Result<Option<(Cluster, &'r str, &'r str)>, Error> {
+        let properties = &request.properties;
+        let (Some(cluster_name), Some(database), Some(role)) = (
+            properties.cluster.as_deref(),
+            properties.database_name.as_deref(),
+            properties.role(),
+        ) else {
+            tracing::warn!("the properties no longer say where the database is; nothing done");
+            return Ok(None);
+        };
+        if identifiers::database(database).is_err()
+            || identifiers::role(role).is_err()
+            || self.profiles.check_name(cluster_name).is_err()
+        {
+            // Names this resource could never have created.
+            return Ok(None);
+        }
+        let profile = self.profiles.load(cluster_name).await?;
+        if let Err(refused) = profile.allow(request.owner.stack_id.as_str()) {
+            // Its Create was refused the same way, so nothing of it is there.
+            tracing::warn!(reason = %refused, "nothing done");
+            return Ok(None);
+        }
+        let cluster = self.connect(&profile, progress).await?;
+        // A Delete has nothing to take back: it may use all of the work's time.
+        cluster.allow_until(progress.undo_deadline());
+        Ok(Some((cluster, database, role)))
+    }
+
+    /// A Delete that retains: marks what this generation uses as released by this stack
+    /// name and logical id, so that a later deployment of the same stack can adopt it and
+    /// nobody else can.
+    async fn release(&self, request: &Delete<Existing>, progress: &Progress) -> Result<(), Error> {
+        let (owner, id) = (&request.owner, &request.physical_resource_id);
+        if let Some(name) = parameter_name(&request.properties) {
+            self.parameters.release(name, owner, Some(id)).await?;
+        }
+        let Some((cluster, database, role)) = self.cluster_for_delete(request, progress).await?
+        else {
+            return Ok(());
+        };
+        let released = cluster::released_mark(owner);
+        let uses = |comment: Option<Option<String>>| {
+            comment
+                .flatten()
+                .is_some_and(|c| cluster::used_by(&c, owner, id))
+        };
+        if uses(cluster.database_comment(database).await?) {
+            progress.step(format!("marking database {database} as released"));
+            cluster.comment_database(database, &released).await?;
+        }
+        if uses(cluster.role_comment(role).await?) {
+            progress.step(format!("marking role {role} as released"));
+            cluster.comment_role(role, &released).await?;
+        }
+        Ok(())
     }
 
     /// Drops the role only if it carries this request's mark: a CREATE ROLE that failed
@@ -464,39 +550,18 @@ impl CustomResource for ServiceDatabase {
     }
 
     async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {
-        let (properties, owner, id) = (
-            &request.properties,
-            &request.owner,
-            &request.physical_resource_id,
-        );
-        if properties.on_delete() == OnDelete::Retain {
+        if request.properties.on_delete() == OnDelete::Retain {
             progress.step("retaining the database, role and parameter (OnDelete: Retain)");
+            if let Err(error) = self.release(&request, progress).await {
+                tracing::warn!(error = %error, "kept, but not marked as released: a new deployment of this stack cannot adopt them");
+            }
             return Ok(());
         }
-        let (Some(cluster_name), Some(database), Some(role)) = (
-            properties.cluster.as_deref(),
-            properties.database_name.as_deref(),
-            properties.role(),
-        ) else {
-            tracing::warn!("the properties no longer say where the database is; nothing dropped");
+        let (owner, id) = (&request.owner, &request.physical_resource_id);
+        let Some((cluster, database, role)) = self.cluster_for_delete(&request, progress).await?
+        else {
             return Ok(());
         };
-        if identifiers::database(database).is_err()
-            || identifiers::role(role).is_err()
-            || self.profiles.check_name(cluster_name).is_err()
-        {
-            // Names this resource could never have created.
-            return Ok(());
-        }
-        let profile = self.profiles.load(cluster_name).await?;
-        if let Err(refused) = profile.allow(owner.stack_id.as_str()) {
-            // Its Create was refused the same way, so nothing of it is there.
-            tracing::warn!(reason = %refused, "nothing dropped");
-            return Ok(());
-        }
-        let cluster = self.connect(&profile, progress).await?;
-        // A Delete has nothing to take back: it may use all of the work's time.
-        cluster.allow_until(progress.undo_deadline());
         let uses = |comment: Option<Option<String>>| {
             comment
                 .flatten()
@@ -517,9 +582,7 @@ impl CustomResource for ServiceDatabase {
         } else {
             tracing::info!(role, "not this resource's, or gone: left in place");
         }
-        if let Some(name) = properties.password_parameter_name.as_deref()
-            && validate_name("PasswordParameterName", name).is_ok()
-        {
+        if let Some(name) = parameter_name(&request.properties) {
             progress.step(format!(
                 "deleting parameter {name} if this resource uses it"
             ));
@@ -527,4 +590,12 @@ impl CustomResource for ServiceDatabase {
         }
         Ok(())
     }
+}
+
+/// The parameter a Delete's properties name, if it could be one of ours.
+fn parameter_name(properties: &Existing) -> Option<&str> {
+    properties
+        .password_parameter_name
+        .as_deref()
+        .filter(|name| validate_name("PasswordParameterName", name).is_ok())
 }
