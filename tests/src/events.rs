@@ -48,6 +48,15 @@ impl EventBuilder {
         }
     }
 
+    /// The same resource, its answers going to another function's endpoint.
+    pub fn answered_at(&self, endpoint: &CfnEndpoint) -> Self {
+        Self {
+            stack_id: self.stack_id.clone(),
+            logical_id: self.logical_id.clone(),
+            endpoint_base: endpoint.base().to_owned(),
+        }
+    }
+
     pub fn stack_id(&self) -> &str {
         &self.stack_id
     }

@@ -1131,3 +1131,92 @@ async fn retained_objects_are_adopted_by_the_same_stack_deployed_again_and_by_no
     assert!(!exists("role", &svc).await && !exists("database", &svc).await);
     assert!(e.parameter_gone(&svc).await);
 }
+
+/// The function with a step made to fail right after it took effect.
+async fn failing_after(e: &Env, step: &str) -> Harness {
+    Harness::start(
+        workspace_binary("service-database"),
+        &[
+            ("CLUSTER_PROFILE_PATH", e.profile_path.as_str()),
+            ("SERVICE_DATABASE_FAIL_AFTER", step),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_create_failing_after_any_step_leaves_nothing_behind() {
+    let e = env().await;
+    for step in [
+        "CREATE ROLE",
+        "GRANT the role to the admin",
+        "CREATE DATABASE",
+        "COMMENT ON DATABASE",
+        "REVOKE CONNECT, TEMPORARY FROM PUBLIC",
+        "reading parameter",
+    ] {
+        let h = failing_after(&e, step).await;
+        let svc = service();
+        let r = h
+            .invoke(h.event("Database").create(e.props(&svc)), TIMEOUT)
+            .await;
+        assert_eq!(r.status(), "FAILED", "{step}");
+        assert!(
+            r.reason().contains("failure injected"),
+            "{step}: {}",
+            r.reason()
+        );
+        assert!(!exists("role", &svc).await, "{step}: the role was left");
+        assert!(
+            !exists("database", &svc).await,
+            "{step}: the database was left"
+        );
+        assert!(
+            e.parameter_gone(&svc).await,
+            "{step}: the parameter was left"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_failing_after_any_step_leaves_role_and_parameter_agreeing() {
+    let e = env().await;
+    for step in [
+        "ALTER ROLE",
+        "COMMENT ON ROLE",
+        "GRANT the role to the admin",
+        "ALTER DATABASE OWNER",
+        "COMMENT ON DATABASE",
+        "REVOKE CONNECT, TEMPORARY FROM PUBLIC",
+        "reading parameter",
+    ] {
+        let svc = service();
+        let events = e.h.event("Database");
+        let v1 = e.droppable(&svc);
+        e.invoke(events.create(v1.clone())).await.answer();
+        let before = e.service_password(&svc).await;
+        let mut v2 = v1.clone();
+        v2["RotationToken"] = json!("2");
+        let h = failing_after(&e, step).await;
+        let r = h
+            .invoke(
+                events.answered_at(&h.endpoint).update(&e.id(&svc), v2, v1),
+                TIMEOUT,
+            )
+            .await;
+        assert_eq!(r.status(), "FAILED", "{step}");
+        assert!(
+            r.reason().contains("failure injected"),
+            "{step}: {}",
+            r.reason()
+        );
+        let stored = e.service_password(&svc).await;
+        assert_eq!(
+            stored, before,
+            "{step}: the parameter holds the old password again"
+        );
+        connect(&svc, &stored, &svc)
+            .await
+            .unwrap_or_else(|err| panic!("{step}: the role and the parameter disagree: {err}"));
+    }
+}

@@ -88,9 +88,10 @@ impl ClusterError {
         matches!(self, Self::Sql { code: Some(code), .. } if code == sqlstate)
     }
 
-    /// The object to create exists already (another delivery of the request made it).
+    /// The object to create exists already (another delivery of the request made it):
+    /// a role (42710) or a database (42P04).
     pub fn already_exists(&self) -> bool {
-        self.has_code("42710")
+        self.has_code("42710") || self.has_code("42P04")
     }
 }
 
@@ -423,6 +424,14 @@ impl Cluster {
             }
             .await;
             match result {
+                Ok(()) if crate::failpoint::hit(step) => {
+                    return Err(ClusterError::Sql {
+                        step: step.to_owned(),
+                        endpoint: self.endpoint.clone(),
+                        message: crate::failpoint::message(step),
+                        code: None,
+                    });
+                }
                 Ok(()) => return Ok(()),
                 Err(error) if is_timeout(&error) && self.time_left() < MIN_STATEMENT => {
                     return Err(out_of_time());

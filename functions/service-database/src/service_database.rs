@@ -311,8 +311,13 @@ impl ServiceDatabase {
             cluster.set_owner(database, role).await?;
         } else {
             progress.step(format!("creating database {database} owned by {role}"));
-            cluster.create_database(database, role).await?;
+            // As for the role: one applied but not acknowledged goes too, one that someone
+            // else made meanwhile stays.
             undo.database = true;
+            if let Err(error) = cluster.create_database(database, role).await {
+                undo.database = !error.already_exists();
+                return Err(error.into());
+            }
         }
         cluster.comment_database(database, &mark).await?;
         progress.step(format!(
@@ -321,6 +326,9 @@ impl ServiceDatabase {
         cluster.restrict(database).await?;
 
         progress.step(format!("reading parameter {name}"));
+        if crate::failpoint::hit("reading parameter") {
+            return Err(Error::Vanished(crate::failpoint::message(name)));
+        }
         let stored = self
             .parameters
             .read(name)
