@@ -268,6 +268,82 @@ impl SecureParameters {
         Ok(())
     }
 
+    /// Labels the latest version as the one in force under the rotation token `token` (the
+    /// label moves there from any other version).
+    pub async fn label_rotation(
+        &self,
+        name: &str,
+        token: Option<&str>,
+    ) -> Result<(), ParameterError> {
+        self.ssm
+            .label_parameter_version()
+            .name(name)
+            .labels(rotation_label(token))
+            .send()
+            .await
+            .map_err(|e| aws("LabelParameterVersion", name, &e))?;
+        Ok(())
+    }
+
+    /// Takes the rotation labels off every version but those of the tokens in `keep`: a
+    /// label on the oldest version would stop SSM from trimming the history at 100 versions.
+    pub async fn tidy_rotation_labels(
+        &self,
+        name: &str,
+        keep: [Option<&str>; 2],
+    ) -> Result<(), ParameterError> {
+        let kept = keep.map(rotation_label);
+        let mut next = None;
+        loop {
+            let page = self
+                .ssm
+                .get_parameter_history()
+                .name(name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| aws("GetParameterHistory", name, &e))?;
+            for version in page.parameters() {
+                let stale: Vec<String> = version
+                    .labels()
+                    .iter()
+                    .filter(|l| l.starts_with(ROTATION_LABEL) && !kept.contains(l))
+                    .cloned()
+                    .collect();
+                if !stale.is_empty() {
+                    self.ssm
+                        .unlabel_parameter_version()
+                        .name(name)
+                        .parameter_version(version.version)
+                        .set_labels(Some(stale))
+                        .send()
+                        .await
+                        .map_err(|e| aws("UnlabelParameterVersion", name, &e))?;
+                }
+            }
+            next = page.next_token;
+            if next.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The password that was in force under the rotation token `token`, if a version still
+    /// carries its label.
+    pub async fn read_rotation(
+        &self,
+        name: &str,
+        token: Option<&str>,
+    ) -> Result<Option<Secret>, ParameterError> {
+        let selector = format!("{name}:{}", rotation_label(token));
+        match self.read(&selector).await {
+            Ok(found) => Ok(found.map(|s| s.value)),
+            // No version carries the label (SSM says so in more than one way).
+            Err(ParameterError::Aws { message, .. }) if message.contains("NotFound") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The parameter's tags; `None` if it does not exist.
     async fn tags(&self, name: &str) -> Result<Option<Vec<Tag>>, ParameterError> {
         let listed = self
@@ -383,6 +459,22 @@ impl SecureParameters {
             Err(e) => Err(aws("DeleteParameter", name, &e)),
         }
     }
+}
+
+/// Labels start with this; the rest is a hash of the rotation token (labels allow only
+/// letters, digits, `.`, `-` and `_`).
+const ROTATION_LABEL: &str = "rotation-";
+
+fn rotation_label(token: Option<&str>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in token
+        .unwrap_or("")
+        .bytes()
+        .chain([u8::from(token.is_some())])
+    {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{ROTATION_LABEL}{hash:016x}")
 }
 
 /// The owner named by a parameter's tags, if both tags are there.

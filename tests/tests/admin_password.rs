@@ -581,3 +581,34 @@ async fn a_retained_parameter_is_adopted_by_the_same_stack_deployed_again_and_by
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     assert!(e.stored(&name).await.is_none());
 }
+
+#[tokio::test]
+async fn a_rolled_back_rotation_restores_the_password_in_force_under_the_earlier_token() {
+    let e = env().await;
+    let name = name();
+    let events = e.h.event("AdminPassword");
+    let v1 = json!({"ParameterName": name, "RotationToken": "2026-11"});
+    let v2 = json!({"ParameterName": name, "RotationToken": "2026-12"});
+    let first = data(&e.invoke(events.create(v1.clone())).await)["Password"].clone();
+    let second =
+        data(&e.invoke(events.update(&name, v2.clone(), v1.clone())).await)["Password"].clone();
+    assert_ne!(first, second);
+    // CloudFormation rolls the update back: an Update to the old properties.
+    let r = e.invoke(events.update(&name, v1.clone(), v2.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(
+        data(&r)["Password"],
+        first,
+        "the earlier password, not a third one"
+    );
+    assert_eq!(
+        e.stored(&name).await.unwrap().value.as_deref(),
+        first.as_str()
+    );
+    // Rolling forward again brings back the second one; a new token makes a new one.
+    let r = e.invoke(events.update(&name, v2.clone(), v1.clone())).await;
+    assert_eq!(data(&r)["Password"], second);
+    let v3 = json!({"ParameterName": name, "RotationToken": "2027-01"});
+    let r = e.invoke(events.update(&name, v3, v2)).await;
+    assert!(data(&r)["Password"] != first && data(&r)["Password"] != second);
+}

@@ -1220,3 +1220,32 @@ async fn a_rotation_failing_after_any_step_leaves_role_and_parameter_agreeing() 
             .unwrap_or_else(|err| panic!("{step}: the role and the parameter disagree: {err}"));
     }
 }
+
+#[tokio::test]
+async fn a_rolled_back_rotation_restores_the_password_in_force_under_the_earlier_token() {
+    let e = env().await;
+    let svc = service();
+    let events = e.h.event("Database");
+    let v1 = e.droppable(&svc);
+    let mut v2 = v1.clone();
+    v2["RotationToken"] = json!("2");
+    e.invoke(events.create(v1.clone())).await.answer();
+    let first = e.service_password(&svc).await;
+    let r = e
+        .invoke(events.update(&e.id(&svc), v2.clone(), v1.clone()))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let second = e.service_password(&svc).await;
+    assert_ne!(first, second);
+    // CloudFormation rolls the update back: an Update to the old properties.
+    let r = e.invoke(events.update(&e.id(&svc), v1.clone(), v2)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(
+        e.service_password(&svc).await,
+        first,
+        "the earlier password, not a third one"
+    );
+    connect(&svc, &first, &svc)
+        .await
+        .expect("the role has it again");
+}

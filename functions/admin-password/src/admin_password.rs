@@ -143,10 +143,26 @@ impl CustomResource for AdminPassword {
         }
         let rotate = old.rotation_token != new.rotation_token;
         let rewrite = old.kms_key_id() != new.kms_key_id() || old.description != new.description;
+        let (old_token, new_token) = (old.rotation_token.as_deref(), new.rotation_token.as_deref());
         if rotate || rewrite {
             let value: Secret = if rotate {
                 progress.step(format!("rotating the password in {name}"));
-                policy.generate()?
+                // The password in force now is kept under its token's label, so a rollback
+                // (an Update back to that token) restores it rather than making a third one.
+                self.parameters.label_rotation(name, old_token).await?;
+                self.parameters
+                    .tidy_rotation_labels(name, [old_token, new_token])
+                    .await?;
+                match self.parameters.read_rotation(name, new_token).await? {
+                    Some(earlier) => {
+                        progress.step(format!(
+                            "restoring the password in force under RotationToken {}",
+                            new_token.unwrap_or("(none)")
+                        ));
+                        earlier
+                    }
+                    None => policy.generate()?,
+                }
             } else {
                 progress.step(format!(
                     "re-encrypting {name} with the new key or description"
@@ -160,6 +176,9 @@ impl CustomResource for AdminPassword {
             self.parameters
                 .overwrite(name, &value, &key, new.description.as_deref())
                 .await?;
+            if rotate {
+                self.parameters.label_rotation(name, new_token).await?;
+            }
         }
         self.outcome(name, &key, progress).await
     }

@@ -58,8 +58,10 @@ struct Goal<'a> {
     profile: Profile,
     owner: &'a Owner,
     physical_id: String,
-    /// A new password (RotationToken changed).
+    /// A new password (RotationToken changed, or adopting what was released).
     rotate: bool,
+    /// The RotationToken before this request (an Update's old properties).
+    old_token: Option<String>,
     /// The parameter must be written again under another key.
     rewrite_key: bool,
     /// The parameter the password lived in until now, when PasswordParameterName changed.
@@ -265,8 +267,29 @@ impl ServiceDatabase {
         };
         // What the role's password is believed to be: a rotation's undo puts it back.
         let believed = current.clone().or(previous);
-        let password = match believed.clone() {
-            Some(existing) if !goal.rotate => existing,
+        let token = p.rotation_token.as_deref();
+        let old_token = goal.old_token.as_deref();
+        let token_changed = goal.rotate && current.is_some() && old_token != token;
+        let restored = if token_changed {
+            // The password in force now stays findable under its token's label, so that a
+            // rollback (an Update back to that token) restores it instead of making a third.
+            self.parameters.label_rotation(name, old_token).await?;
+            self.parameters
+                .tidy_rotation_labels(name, [old_token, token])
+                .await?;
+            self.parameters.read_rotation(name, token).await?
+        } else {
+            None
+        };
+        let password = match (believed.clone(), restored) {
+            (_, Some(earlier)) => {
+                progress.step(format!(
+                    "restoring the password in force under RotationToken {}",
+                    token.unwrap_or("(none)")
+                ));
+                earlier
+            }
+            (Some(existing), None) if !goal.rotate => existing,
             _ => policy.generate()?,
         };
         match current {
@@ -277,10 +300,14 @@ impl ServiceDatabase {
                     .await?;
             }
             Some(old) if goal.rotate || goal.rewrite_key => {
+                // Set before the write: one applied but not acknowledged is undone too.
+                undo.previous_value = Some(old);
                 self.parameters
                     .overwrite(name, &password, key, None)
                     .await?;
-                undo.previous_value = Some(old);
+                if token_changed {
+                    self.parameters.label_rotation(name, token).await?;
+                }
             }
             Some(_) => {}
         }
@@ -515,6 +542,7 @@ impl CustomResource for ServiceDatabase {
             owner: &request.owner,
             physical_id: properties.physical_id(),
             rotate: false,
+            old_token: None,
             rewrite_key: false,
             previous_parameter: None,
         };
@@ -546,6 +574,7 @@ impl CustomResource for ServiceDatabase {
             owner: &request.owner,
             physical_id,
             rotate: old.rotation_token != new.rotation_token,
+            old_token: old.rotation_token.clone(),
             rewrite_key: old.kms_key_id() != new.kms_key_id(),
             // Its password carries over; the parameter itself goes in CloudFormation's
             // cleanup Delete of the old physical id, once nothing reads it any more.
