@@ -1249,3 +1249,42 @@ async fn a_rolled_back_rotation_restores_the_password_in_force_under_the_earlier
         .await
         .expect("the role has it again");
 }
+
+#[tokio::test]
+async fn a_create_stopped_before_it_could_take_back_is_cleaned_up_by_its_delete() {
+    let e = env().await;
+    let svc = service();
+    let mut props = e.props(&svc);
+    props["OnDelete"] = json!("Drop");
+    // The work stops right after CREATE DATABASE: no undo runs.
+    let h = failing_after(&e, "COMMENT ON DATABASE!").await;
+    let events = h.event("Database");
+    let r = h.invoke(events.create(props.clone()), TIMEOUT).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(exists("role", &svc).await && exists("database", &svc).await);
+    // CloudFormation deletes the failed resource by the id its answer carried.
+    let id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("create-failed:"), "{id}");
+    let r = h.invoke(events.delete(&id, props), TIMEOUT).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert!(!exists("role", &svc).await && !exists("database", &svc).await);
+    assert!(e.parameter_gone(&svc).await);
+
+    // A Create that failed for a cluster with no profile stays deletable.
+    let mut props = e.props(&service());
+    props["Cluster"] = json!(format!("{}/missing", e.profile_path));
+    let events = e.h.event("Database");
+    let r = e.invoke(events.create(props.clone())).await;
+    assert_eq!(r.status(), "FAILED");
+    let id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        e.invoke(events.delete(&id, props)).await.status(),
+        "SUCCESS"
+    );
+}

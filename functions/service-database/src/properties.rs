@@ -49,14 +49,17 @@ impl Properties {
     /// The PhysicalResourceId: a new one whenever Cluster, DatabaseName, RoleName or
     /// PasswordParameterName change.
     pub fn physical_id(&self) -> String {
-        format!(
-            "{}@{}/{}#{}",
+        physical_id(
             self.role(),
-            self.cluster,
-            self.database_name,
-            self.password_parameter_name
+            &self.cluster,
+            &self.database_name,
+            &self.password_parameter_name,
         )
     }
+}
+
+fn physical_id(role: &str, cluster: &str, database: &str, parameter: &str) -> String {
+    format!("{role}@{cluster}/{database}#{parameter}")
 }
 
 /// Delete and Update's old properties, read leniently.
@@ -80,6 +83,16 @@ pub struct Existing {
 }
 
 impl Existing {
+    /// The PhysicalResourceId these properties give, if they still name everything.
+    pub fn physical_id(&self) -> Option<String> {
+        Some(physical_id(
+            self.role()?,
+            self.cluster.as_deref()?,
+            self.database_name.as_deref()?,
+            self.password_parameter_name.as_deref()?,
+        ))
+    }
+
     /// Only an explicit `Drop` removes anything.
     pub fn on_delete(&self) -> OnDelete {
         match self.on_delete.as_deref().map(str::trim) {

@@ -4,7 +4,9 @@ use shared::parameter_name::{InvalidName, validate_name};
 use shared::password::{PasswordError, PasswordPolicy, Secret};
 use shared::properties::shorten;
 use shared::secure_parameter::{Key, ParameterError, SecureParameters};
-use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
+use shared::{
+    Create, CustomResource, Delete, FAILED_CREATE_PREFIX, Outcome, Owner, Progress, Update,
+};
 
 use crate::admin_credentials::{AdminCredentials, CredentialError};
 use crate::cluster::{self, Cluster, ClusterError};
@@ -522,6 +524,8 @@ impl CustomResource for ServiceDatabase {
     type Properties = Properties;
     type ExistingProperties = Existing;
     type Error = Error;
+    // A Create stopped at the deadline cannot take its work back: its Delete does.
+    const CLEANS_UP_FAILED_CREATES: bool = true;
 
     async fn create(
         &self,
@@ -587,6 +591,37 @@ impl CustomResource for ServiceDatabase {
     }
 
     async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {
+        if !request
+            .physical_resource_id
+            .starts_with(FAILED_CREATE_PREFIX)
+        {
+            return self.delete_generation(request, progress).await;
+        }
+        // A Create that could not take back its work (stopped at the deadline, say): what it
+        // made carries the id it meant to answer, so the Delete goes by that one. Best effort:
+        // a Create that failed for a missing profile or a bad name must stay deletable.
+        let Some(intended) = request.properties.physical_id() else {
+            return Ok(());
+        };
+        progress.step(format!("cleaning up after the failed Create of {intended}"));
+        let request = Delete {
+            physical_resource_id: intended,
+            ..request
+        };
+        if let Err(error) = self.delete_generation(request, progress).await {
+            tracing::warn!(error = %error, "could not clean up after the failed Create; left in place");
+        }
+        Ok(())
+    }
+}
+
+impl ServiceDatabase {
+    /// Deletes (or, with Retain, releases) what the generation `physical_resource_id` uses.
+    async fn delete_generation(
+        &self,
+        request: Delete<Existing>,
+        progress: &Progress,
+    ) -> Result<(), Error> {
         if request.properties.on_delete() == OnDelete::Retain {
             progress.step("retaining the database, role and parameter (OnDelete: Retain)");
             if let Err(error) = self.release(&request, progress).await {
