@@ -1084,12 +1084,20 @@ async fn retained_objects_are_adopted_by_the_same_stack_deployed_again_and_by_no
     let e = env().await;
     let svc = service();
     let stack = format!("orders-{}", unique());
-    let props = e.props(&svc); // OnDelete: Retain, the default
+    let mut props = e.props(&svc); // OnDelete: Retain, the default
     let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
     assert_eq!(
         e.invoke(first.create(props.clone())).await.status(),
         "SUCCESS"
     );
+    // Rotated once, so the history holds passwords under both tokens.
+    let mut rotated = props.clone();
+    rotated["RotationToken"] = json!("2");
+    let r = e
+        .invoke(first.update(&e.id(&svc), rotated.clone(), props))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    props = rotated;
     let old = e.service_password(&svc).await;
     let r = e.invoke(first.delete(&e.id(&svc), props.clone())).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());

@@ -221,6 +221,8 @@ impl ServiceDatabase {
             // password: whoever held the old one no longer needs it.
             progress.step("adopting what this stack's earlier deployment retained");
             goal.rotate = true;
+            // A fresh password, never one restored from the earlier deployment's history.
+            goal.old_token = p.rotation_token.clone();
         }
         let (role_exists, database_exists) = (role != Found::Absent, database != Found::Absent);
 
