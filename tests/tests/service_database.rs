@@ -177,6 +177,18 @@ async fn connect(
     Ok(client)
 }
 
+/// The role logs in with `new` and no longer with `old`.
+async fn password_changed(role: &str, new: &str, old: &str) {
+    assert_ne!(new, old);
+    connect(role, new, role)
+        .await
+        .expect("the new password works");
+    assert!(
+        connect(role, old, role).await.is_err(),
+        "the old one does not"
+    );
+}
+
 async fn admin() -> tokio_postgres::Client {
     connect(&pg("PG_ADMIN_USER"), &pg("PG_ADMIN_PASSWORD"), "postgres")
         .await
@@ -451,14 +463,7 @@ async fn rotation_sets_a_new_password_as_a_new_parameter_version() {
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     assert_eq!(r.answer()["PhysicalResourceId"], id.as_str());
     let new = e.service_password(&svc).await;
-    assert_ne!(old, new);
-    connect(&svc, &new, &svc)
-        .await
-        .expect("the new password works");
-    assert!(
-        connect(&svc, &old, &svc).await.is_err(),
-        "the old one does not"
-    );
+    password_changed(&svc, &new, &old).await;
     // Any other change converges without touching the password.
     let mut v3 = v2.clone();
     v3["OnDelete"] = json!("Retain");
@@ -1122,15 +1127,7 @@ async fn retained_objects_are_adopted_by_the_same_stack_deployed_again_and_by_no
     let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
     let r = e.invoke(again.create(props.clone())).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
-    let new = e.service_password(&svc).await;
-    assert_ne!(new, old);
-    connect(&svc, &new, &svc)
-        .await
-        .expect("the adopted role logs in with the new password");
-    assert!(
-        connect(&svc, &old, &svc).await.is_err(),
-        "the old password is gone"
-    );
+    password_changed(&svc, &e.service_password(&svc).await, &old).await;
     // It is the new stack's now: its Delete with Drop removes it.
     let mut drop = props.clone();
     drop["OnDelete"] = json!("Drop");
