@@ -196,15 +196,7 @@ impl SecureParameters {
         name: &str,
         physical_id: &str,
     ) -> Result<(), ParameterError> {
-        self.ssm
-            .add_tags_to_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .tags(tag(PHYSICAL_ID_TAG, physical_id)?)
-            .send()
-            .await
-            .map_err(|e| aws("AddTagsToResource", name, &e))?;
-        Ok(())
+        self.add_tags(name, &[(PHYSICAL_ID_TAG, physical_id)]).await
     }
 
     /// Marks this owner's parameter as released (a Delete that retains it); with

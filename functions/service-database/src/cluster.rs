@@ -133,6 +133,14 @@ pub fn owned_by(comment: &str, owner: &Owner) -> bool {
     comment.starts_with(&mark_prefix(owner))
 }
 
+/// Whether an object's comment (as `role_comment` / `database_comment` read it: `None` when
+/// the object is gone) marks it as used by this generation.
+pub fn comment_used_by(comment: Option<Option<String>>, owner: &Owner, physical_id: &str) -> bool {
+    comment
+        .flatten()
+        .is_some_and(|c| used_by(&c, owner, physical_id))
+}
+
 /// Whether a comment marks the object as this resource's, used by this generation.
 pub fn used_by(comment: &str, owner: &Owner, physical_id: &str) -> bool {
     comment == mark(owner, physical_id)

@@ -429,11 +429,7 @@ impl ServiceDatabase {
             return Ok(());
         };
         let released = cluster::released_mark(owner);
-        let uses = |comment: Option<Option<String>>| {
-            comment
-                .flatten()
-                .is_some_and(|c| cluster::used_by(&c, owner, id))
-        };
+        let uses = |comment| cluster::comment_used_by(comment, owner, id);
         if uses(cluster.database_comment(database).await?) {
             progress.step(format!("marking database {database} as released"));
             cluster.comment_database(database, &released).await?;
@@ -449,12 +445,8 @@ impl ServiceDatabase {
     /// because someone else's role appeared meanwhile leaves theirs alone.
     async fn drop_role_if_marked(&self, cluster: &Cluster, goal: &Goal<'_>) -> Result<(), Error> {
         let role = goal.properties.role();
-        let marked = cluster
-            .role_comment(role)
-            .await?
-            .flatten()
-            .is_some_and(|c| cluster::used_by(&c, goal.owner, &goal.physical_id));
-        if marked {
+        let comment = cluster.role_comment(role).await?;
+        if cluster::comment_used_by(comment, goal.owner, &goal.physical_id) {
             cluster.drop_role(role).await?;
         }
         Ok(())
@@ -636,11 +628,7 @@ impl ServiceDatabase {
         else {
             return Ok(());
         };
-        let uses = |comment: Option<Option<String>>| {
-            comment
-                .flatten()
-                .is_some_and(|c| cluster::used_by(&c, owner, id))
-        };
+        let uses = |comment| cluster::comment_used_by(comment, owner, id);
         if uses(cluster.database_comment(database).await?) {
             progress.step(format!("dropping database {database}"));
             cluster.drop_database(database).await?;
