@@ -11,11 +11,6 @@ import unittest
 from cfnlint.decode import cfn_yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FUNCTIONS = {
-    "AdminPasswordFunction": "admin-password",
-    "ServiceDatabaseFunction": "service-database",
-    "AlbRulePriorityFunction": "alb-rule-priority",
-}
 # The SDK clients, by the names the code gives them, and their IAM service prefixes.
 CLIENTS = {
     "ssm": "ssm",
@@ -31,11 +26,12 @@ ACTIONS_OF = {"dynamodb:TransactWriteItems": {"dynamodb:PutItem"}}
 
 def code_of(crate: str) -> str:
     """The function's sources and the shared modules they use, comments left out."""
-    files = sorted((ROOT / "functions" / crate / "src").glob("*.rs"))
+    files = sorted((ROOT / "functions" / crate / "src").rglob("*.rs"))
     text = "\n".join(f.read_text() for f in files)
-    for module in sorted(set(re.findall(r"shared::(\w+)::", text))):
-        path = ROOT / "shared" / "src" / f"{module}.rs"
-        if path.exists():
+    used = {name for path in re.findall(r"shared::((?:\w+::)+)", text) for name in path.split("::")}
+    for path in sorted((ROOT / "shared" / "src").rglob("*.rs")):
+        module = path.parent.name if path.name == "mod.rs" else path.stem
+        if module in used:
             text += "\n" + path.read_text()
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
 
@@ -61,6 +57,18 @@ def actions_called(crate: str) -> set:
 
 def template() -> dict:
     return cfn_yaml.load(str(ROOT / "template.yaml"))
+
+
+def functions() -> dict:
+    """Every function in template.yaml, by logical id: the crate cargo lambda builds for it."""
+    return {
+        logical_id: resource["Metadata"]["BuildProperties"]["Binary"]
+        for logical_id, resource in template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+FUNCTIONS = functions()
 
 
 def statements(function: dict) -> list:
@@ -89,6 +97,10 @@ class TemplateTest(unittest.TestCase):
                 self.assertEqual(
                     sorted(granted - called), [], f"{crate} is granted these and never calls them"
                 )
+
+    def test_every_function_crate_is_in_the_template_and_nothing_else_is(self):
+        crates = {p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml")}
+        self.assertEqual(sorted(FUNCTIONS.values()), sorted(crates))
 
     def test_only_elbv2_describe_has_a_wildcard_resource(self):
         resources = template()["Resources"]

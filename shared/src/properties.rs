@@ -22,6 +22,24 @@ pub enum PropertyError {
     Invalid(String),
 }
 
+/// Checks beyond what parsing sees (ranges, names, how properties combine), run on Create's
+/// and Update's properties. Keep here the checks that may tighten in a later release: an
+/// Update that rolls a resource back to properties it was in skips them (see
+/// `shared::Update::rollback`).
+pub trait Validate {
+    /// Says what is wrong, naming the property and what is allowed.
+    fn validate(&self) -> Result<(), PropertyError>;
+}
+
+/// [`parse_strict`], then [`Validate::validate`].
+pub fn parse_valid<P: DeserializeOwned + Validate>(
+    properties: Option<Value>,
+) -> Result<P, PropertyError> {
+    let parsed: P = parse_strict(properties)?;
+    parsed.validate()?;
+    Ok(parsed)
+}
+
 /// Parses Create/Update properties. Give the struct `#[serde(deny_unknown_fields)]`: unknown
 /// names (bar ServiceToken and ServiceTimeout) are then rejected. Every error names its property.
 pub fn parse_strict<P: DeserializeOwned>(properties: Option<Value>) -> Result<P, PropertyError> {
@@ -53,8 +71,84 @@ fn into_map(properties: Option<Value>) -> Result<Map<String, Value>, PropertyErr
     Ok(map)
 }
 
+/// Reads properties that passed the checks once and fail today's, for an Update that
+/// returns a resource to them (CloudFormation's rollback): names no longer known are
+/// dropped, and so are values that no longer parse, which then take their defaults. A
+/// required property that is missing still fails.
+pub fn parse_tolerant<P: DeserializeOwned>(properties: Option<Value>) -> Result<P, PropertyError> {
+    let mut map = into_map(properties)?;
+    loop {
+        let error = match serde_path_to_error::deserialize(Value::Object(map.clone())) {
+            Ok(parsed) => return Ok(parsed),
+            Err(error) => error,
+        };
+        let culprit = match error.path().iter().next() {
+            Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
+            // An unknown name is reported at the top, naming it in backquotes.
+            _ => unknown_name(&error.inner().to_string()),
+        };
+        match culprit.and_then(|key| map.remove(&key).map(|_| key)) {
+            Some(key) => tracing::warn!(property = %key, "no longer valid; read as absent"),
+            None => return Err(property_error(error)),
+        }
+    }
+}
+
+fn unknown_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+/// What identifies the properties a resource was created or updated with: 32 hex digits of
+/// SHA-256 over their JSON with sorted names, ServiceToken and ServiceTimeout left out.
+pub fn digest(properties: Option<&Value>) -> String {
+    use sha2::Digest;
+    let map = into_map(properties.cloned()).unwrap_or_default();
+    let mut text = String::new();
+    canonical(&Value::Object(map), &mut text);
+    sha2::Sha256::digest(text.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// JSON with every object's names sorted, whatever order the map keeps them in.
+fn canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut names: Vec<&String> = map.keys().collect();
+            names.sort();
+            out.push('{');
+            for (i, name) in names.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(name.clone()).to_string());
+                out.push(':');
+                canonical(&map[name], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 fn deserialize<P: DeserializeOwned>(map: Map<String, Value>) -> Result<P, PropertyError> {
-    serde_path_to_error::deserialize(Value::Object(map)).map_err(|error| {
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(property_error)
+}
+
+fn property_error(error: serde_path_to_error::Error<serde_json::Error>) -> PropertyError {
+    {
         let path = error.path().to_string();
         // serde speaks of fields; CloudFormation users write properties.
         let inner = error
@@ -68,7 +162,7 @@ fn deserialize<P: DeserializeOwned>(map: Map<String, Value>) -> Result<P, Proper
         } else {
             PropertyError::Invalid(format!("property {path}: {inner}"))
         }
-    })
+    }
 }
 
 /// Shortens a user-supplied value before it goes into a message.
@@ -243,6 +337,36 @@ mod tests {
     fn missing_required_property_is_named() {
         let err = parse_strict::<Props>(Some(json!({}))).unwrap_err();
         assert!(err.to_string().contains("`Name`"), "{err}");
+    }
+
+    #[test]
+    fn a_tolerant_read_drops_unknown_names_and_values_that_no_longer_parse() {
+        let p: Props = parse_tolerant(Some(json!({
+            "Name": "a", "Length": "too long", "Flag": "true", "Removed": 1, "Gone": "x"
+        })))
+        .unwrap();
+        assert_eq!((p.name.as_str(), p.length, p.flag), ("a", None, Some(true)));
+        let err = parse_tolerant::<Props>(Some(json!({"Length": "3"}))).unwrap_err();
+        assert!(err.to_string().contains("`Name`"), "{err}");
+    }
+
+    #[test]
+    fn the_digest_ignores_order_and_cloudformations_own_properties() {
+        let a = digest(Some(
+            &json!({"Name": "a", "Length": "3", "ServiceToken": "arn:1"}),
+        ));
+        let b = digest(Some(
+            &json!({"Length": "3", "Name": "a", "ServiceToken": "arn:2"}),
+        ));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, digest(Some(&json!({"Name": "a", "Length": "4"}))));
+        assert_ne!(a, digest(Some(&json!({"Name": "a", "Length": 3}))));
+        let nested = |v: Value| digest(Some(&json!({"Tags": [v]})));
+        assert_eq!(
+            nested(json!({"Key": "k", "Value": "v"})),
+            nested(json!({"Value": "v", "Key": "k"}))
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use tokio::time::Instant;
 
 use serde::de::DeserializeOwned;
 
+use crate::properties::Validate;
+
 /// The CloudFormation resource a request is about: who owns what this function creates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
@@ -60,6 +62,9 @@ pub struct Create<P> {
     /// CloudFormation's id of this request: the same when a request is delivered again.
     pub request_id: String,
     pub properties: P,
+    /// Keep this with what the Create makes, and give it back from
+    /// [`CustomResource::recorded_properties`]: it identifies the properties the resource is in.
+    pub record: String,
 }
 
 #[derive(Debug)]
@@ -68,8 +73,31 @@ pub struct Update<P, E> {
     pub request_id: String,
     pub physical_resource_id: String,
     pub properties: P,
+    /// Keep this with the resource in place of the record it had, and give it back from
+    /// [`CustomResource::recorded_properties`]: it identifies the properties the resource is
+    /// in, and those it was in before.
+    pub record: String,
     /// The properties as they were, read leniently.
     pub old_properties: E,
+    /// Set when `properties` fail today's checks but are ones this resource was in (by
+    /// [`CustomResource::recorded_properties`]): CloudFormation is rolling back to them, and
+    /// they were read leniently. Skip checks that may have been tightened since; do not fail
+    /// on them.
+    pub rollback: bool,
+}
+
+impl<E> Update<(), E> {
+    pub(crate) fn with_properties<P>(self, properties: P) -> Update<P, E> {
+        Update {
+            owner: self.owner,
+            request_id: self.request_id,
+            physical_resource_id: self.physical_resource_id,
+            properties,
+            record: self.record,
+            old_properties: self.old_properties,
+            rollback: self.rollback,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -159,10 +187,10 @@ impl Progress {
 pub trait CustomResource: Send + Sync + 'static {
     /// Properties for Create and Update. Parsed strictly: unknown names are rejected, and the
     /// `properties` helpers accept CloudFormation's strings for numbers and booleans.
-    type Properties: DeserializeOwned + Send + 'static;
+    type Properties: DeserializeOwned + Validate + Send + 'static;
     /// Properties read on Delete and as Update's old properties. Parsed leniently: unknown
     /// names ignored, and if they do not parse at all the default is used.
-    type ExistingProperties: DeserializeOwned + Default + Send + 'static;
+    type ExistingProperties: DeserializeOwned + Default + Send + Sync + 'static;
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Set when the response carries secrets: CloudFormation then masks the attributes.
@@ -173,6 +201,18 @@ pub trait CustomResource: Send + Sync + 'static {
     /// `create-failed:<RequestId>`) then reaches [`CustomResource::delete`] with the Create's
     /// properties. Otherwise the framework answers it SUCCESS without touching anything.
     const CLEANS_UP_FAILED_CREATES: bool = false;
+
+    /// The last [`Create::record`] or [`Update::record`] this resource kept, if any. An
+    /// Update whose properties fail validation goes on, read leniently, only when the record
+    /// names them: CloudFormation is then rolling the resource back to where it was. Without
+    /// a record (the default) such an Update fails like any other invalid one.
+    fn recorded_properties(
+        &self,
+        request: &Update<(), Self::ExistingProperties>,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
+        let _ = request;
+        async { Ok(None) }
+    }
 
     fn create(
         &self,

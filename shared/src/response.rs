@@ -57,68 +57,79 @@ pub(crate) fn failed_create_id(request_id: &str) -> String {
 /// fit becomes a FAILED that says why; a Reason is sanitized and shortened to fit.
 /// `fallback_id` is the PhysicalResourceId to use if the answer's own one is unusable.
 pub(crate) fn render(answer: Answer, echo: &Echo, fallback_id: &str, log_hint: &str) -> Vec<u8> {
-    let answer = match answer {
+    match answer {
         Answer::Success {
             physical_resource_id,
-            ..
-        } if physical_resource_id.is_empty()
-            || physical_resource_id.len() > MAX_PHYSICAL_ID_BYTES =>
-        {
-            Answer::failed(
-                fallback_id,
-                format!(
-                    "the function returned a PhysicalResourceId of {} bytes; CloudFormation needs 1 to {MAX_PHYSICAL_ID_BYTES}",
-                    physical_resource_id.len()
-                ),
-            )
-        }
-        other => other,
-    };
-    if let Answer::Success {
+            data,
+            no_echo,
+        } => match render_success(echo, &physical_resource_id, &data, no_echo) {
+            Ok(bytes) => bytes,
+            // Data too large keeps the id it came with; an unusable id is replaced.
+            Err(reason) => render_failed(
+                echo,
+                id_or(&physical_resource_id, fallback_id),
+                &reason,
+                log_hint,
+            ),
+        },
+        Answer::Failed {
+            physical_resource_id,
+            reason,
+        } => render_failed(
+            echo,
+            id_or(&physical_resource_id, fallback_id),
+            &reason,
+            log_hint,
+        ),
+    }
+}
+
+fn usable_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_PHYSICAL_ID_BYTES
+}
+
+/// `id` if CloudFormation can take it, else the fallback (cut to fit).
+fn id_or<'a>(id: &'a str, fallback: &'a str) -> &'a str {
+    if usable_id(id) {
+        id
+    } else {
+        truncate(fallback, MAX_PHYSICAL_ID_BYTES)
+    }
+}
+
+/// A SUCCESS body, or why there can be none.
+fn render_success(
+    echo: &Echo,
+    physical_resource_id: &str,
+    data: &BTreeMap<String, String>,
+    no_echo: bool,
+) -> Result<Vec<u8>, String> {
+    if !usable_id(physical_resource_id) {
+        return Err(format!(
+            "the function returned a PhysicalResourceId of {} bytes; CloudFormation needs 1 to {MAX_PHYSICAL_ID_BYTES}",
+            physical_resource_id.len()
+        ));
+    }
+    let body = body(
+        echo,
+        Status::Success,
+        None,
         physical_resource_id,
         data,
         no_echo,
-    } = &answer
-    {
-        let body = body(
-            echo,
-            Status::Success,
-            None,
-            physical_resource_id,
-            data,
-            *no_echo,
-        );
-        if let Some(bytes) = serialize(&body) {
-            return bytes;
-        }
-        let size = serialize_unbounded(&body).len();
-        return render(
-            Answer::failed(
-                physical_resource_id.clone(),
-                format!(
-                    "the response would be {size} bytes with its Data ({} attributes), over CloudFormation's limit of {MAX_BODY_BYTES} bytes; the attributes must be made smaller",
-                    data.len()
-                ),
-            ),
-            echo,
-            fallback_id,
-            log_hint,
-        );
-    }
-    let Answer::Failed {
-        physical_resource_id,
-        reason,
-    } = answer
-    else {
-        unreachable!("success handled above")
-    };
-    let physical_resource_id =
-        if physical_resource_id.is_empty() || physical_resource_id.len() > MAX_PHYSICAL_ID_BYTES {
-            truncate(fallback_id, MAX_PHYSICAL_ID_BYTES).to_owned()
-        } else {
-            physical_resource_id
-        };
-    let reason = sanitize(&reason);
+    );
+    serialize(&body).ok_or_else(|| {
+        format!(
+            "the response would be {} bytes with its Data ({} attributes), over CloudFormation's limit of {MAX_BODY_BYTES} bytes; the attributes must be made smaller",
+            serialize_unbounded(&body).len(),
+            data.len()
+        )
+    })
+}
+
+/// A FAILED body, its reason sanitized and shortened until it fits.
+fn render_failed(echo: &Echo, physical_resource_id: &str, reason: &str, log_hint: &str) -> Vec<u8> {
+    let reason = sanitize(reason);
     let hint = sanitize(log_hint);
     let failed = |echo: &Echo, room: usize| {
         let mut text = shorten_to(&reason, room);
@@ -129,13 +140,12 @@ pub(crate) fn render(answer: Answer, echo: &Echo, fallback_id: &str, log_hint: &
             echo,
             Status::Failed,
             Some(text),
-            &physical_resource_id,
+            physical_resource_id,
             &BTreeMap::new(),
             false,
         );
         serialize_unbounded(&body)
     };
-    // Shorten the reason until the body fits.
     let mut room = reason.len();
     loop {
         let bytes = failed(echo, room);

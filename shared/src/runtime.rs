@@ -1,7 +1,6 @@
 //! The Lambda handler: one event in, exactly one answer out.
 
 use std::fmt::Display;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use tracing::{Instrument, error, info, warn};
 use crate::deadline::Deadline;
 use crate::destination::Destinations;
 use crate::event::{self, Envelope, Request};
-use crate::properties::{parse_lenient, parse_strict};
+use crate::properties::{digest, parse_lenient, parse_tolerant, parse_valid};
 use crate::resource::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 use crate::response::{self, Answer, FAILED_CREATE_PREFIX, failed_create_id};
 use crate::sender::{Sender, redact};
@@ -164,89 +163,148 @@ impl<R: CustomResource> Handler<R> {
             deadline.undo_start(),
             deadline.work_end(),
         );
-        let work: std::pin::Pin<Box<dyn Future<Output = Result<Outcome, R::Error>> + Send>> =
-            match request {
-                Request::Create(r) => {
-                    let owner = owner(&r.stack_id, &r.logical_resource_id);
-                    let properties = match parse_strict(Some(r.resource_properties)) {
-                        Ok(p) => p,
-                        Err(e) => return Answer::failed(fallback_id, e.to_string()),
-                    };
-                    let progress = progress.clone();
-                    Box::pin(async move {
-                        resource
-                            .create(
-                                Create {
-                                    owner,
-                                    request_id: r.request_id,
-                                    properties,
-                                },
-                                &progress,
-                            )
-                            .await
-                    })
-                }
-                Request::Update(r) => {
-                    let owner = owner(&r.stack_id, &r.logical_resource_id);
-                    let properties = match parse_strict(Some(r.resource_properties)) {
-                        Ok(p) => p,
-                        Err(e) => return Answer::failed(fallback_id, e.to_string()),
-                    };
-                    let request = Update {
-                        owner,
-                        request_id: r.request_id,
-                        physical_resource_id: r.physical_resource_id,
-                        properties,
-                        old_properties: parse_lenient(Some(r.old_resource_properties)),
-                    };
-                    let progress = progress.clone();
-                    Box::pin(async move { resource.update(request, &progress).await })
-                }
-                Request::Delete(r) => {
-                    let id = r.physical_resource_id.clone();
-                    let request = Delete {
-                        owner: owner(&r.stack_id, &r.logical_resource_id),
-                        request_id: r.request_id,
-                        physical_resource_id: r.physical_resource_id,
-                        properties: parse_lenient(Some(r.resource_properties)),
-                    };
-                    let progress = progress.clone();
-                    Box::pin(async move {
-                        resource
-                            .delete(request, &progress)
-                            .await
-                            .map(|()| Outcome::new(id))
-                    })
-                }
-                _ => return Answer::failed(fallback_id, "unknown RequestType"),
-            };
-
+        let work = {
+            let progress = progress.clone();
+            async move { work(&*resource, request, &progress).await }
+        };
         // The work's log lines carry the request's fields too.
-        let mut task = tokio::spawn(work.instrument(tracing::Span::current()));
-        match tokio::time::timeout_at(deadline.work_end(), &mut task).await {
-            Ok(Ok(Ok(outcome))) => success(outcome, R::NO_ECHO),
-            Ok(Ok(Err(error))) => Answer::failed(fallback_id, crate::error_chain(&error)),
-            Ok(Err(join_error)) => {
-                let message = panic_message(join_error);
-                error!(panic = %message, step = %progress.current(), "the work panicked");
-                Answer::failed(
-                    fallback_id,
-                    format!("internal error while {}: {message}", progress.current()),
-                )
-            }
-            Err(_elapsed) => {
-                // Cancel first, so nothing the work does can follow the answer.
-                task.abort();
-                let _ = tokio::time::timeout(ABORT_GRACE, task).await;
-                let seconds = deadline.start.elapsed().as_secs_f64();
-                Answer::failed(
-                    fallback_id,
-                    format!(
-                        "timed out after {seconds:.0} s while {}; raise the function's timeout or check what that step waits on",
-                        progress.current()
-                    ),
-                )
-            }
+        let task = tokio::spawn(work.instrument(tracing::Span::current()));
+        match finish(task, deadline, &progress).await {
+            Ok(outcome) => success(outcome, R::NO_ECHO),
+            Err(reason) => Answer::failed(fallback_id, reason),
+        }
+    }
+}
+
+/// Parses the request's properties and runs the resource's create, update or delete.
+async fn work<R: CustomResource>(
+    resource: &R,
+    request: Request,
+    progress: &Progress,
+) -> Result<Outcome, String> {
+    let failed = |e: R::Error| crate::error_chain(&e);
+    match request {
+        Request::Create(r) => {
+            let request = Create {
+                owner: owner(&r.stack_id, &r.logical_resource_id),
+                request_id: r.request_id,
+                record: digest(Some(&r.resource_properties)),
+                properties: parse_valid(Some(r.resource_properties)).map_err(|e| e.to_string())?,
+            };
+            resource.create(request, progress).await.map_err(failed)
+        }
+        Request::Update(r) => {
+            let request = Update {
+                owner: owner(&r.stack_id, &r.logical_resource_id),
+                request_id: r.request_id,
+                physical_resource_id: r.physical_resource_id,
+                properties: (),
+                record: String::new(),
+                old_properties: parse_lenient(Some(r.old_resource_properties.clone())),
+                rollback: false,
+            };
+            let request = read_update(
+                resource,
+                request,
+                r.resource_properties,
+                r.old_resource_properties,
+            )
+            .await?;
+            resource.update(request, progress).await.map_err(failed)
+        }
+        Request::Delete(r) => {
+            let id = r.physical_resource_id.clone();
+            let request = Delete {
+                owner: owner(&r.stack_id, &r.logical_resource_id),
+                request_id: r.request_id,
+                physical_resource_id: r.physical_resource_id,
+                properties: parse_lenient(Some(r.resource_properties)),
+            };
+            resource.delete(request, progress).await.map_err(failed)?;
+            Ok(Outcome::new(id))
+        }
+        _ => Err("unknown RequestType".to_owned()),
+    }
+}
+
+/// Reads an Update's properties and what the resource is to record of them.
+///
+/// Properties that fail today's checks are taken, read leniently, only where the record
+/// shows CloudFormation returning the resource to where it was: to the properties it is in,
+/// or from those to the ones it was in just before. Failing there would leave the stack in
+/// UPDATE_ROLLBACK_FAILED. The old properties join the record only when they pass today's
+/// checks, are in the record already, or the resource keeps no record yet (made before
+/// records were kept), so the record names nothing that was never accepted.
+async fn read_update<R: CustomResource>(
+    resource: &R,
+    mut request: Update<(), R::ExistingProperties>,
+    new: Value,
+    old: Value,
+) -> Result<Update<R::Properties, R::ExistingProperties>, String> {
+    let (new_digest, old_digest) = (digest(Some(&new)), digest(Some(&old)));
+    let strict = parse_valid::<R::Properties>(Some(new.clone()));
+    let old_valid = parse_valid::<R::Properties>(Some(old)).is_ok();
+    let recorded = if strict.is_ok() && old_valid {
+        None
+    } else {
+        resource.recorded_properties(&request).await.map_err(|e| {
+            format!(
+                "this resource's record of its properties could not be read: {}",
+                crate::error_chain(&e)
+            )
+        })?
+    };
+    let record: Vec<&str> = recorded
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let (current, before) = (record.first().copied(), record.get(1).copied());
+    let returning = Some(new_digest.as_str()) == current
+        || (Some(new_digest.as_str()) == before && Some(old_digest.as_str()) == current);
+    let properties = match strict {
+        Ok(properties) => properties,
+        Err(invalid) if returning => {
+            warn!(%invalid, "properties this resource was in: a rollback, read leniently");
+            request.rollback = true;
+            parse_tolerant(Some(new)).map_err(|_| invalid.to_string())?
+        }
+        Err(invalid) => return Err(invalid.to_string()),
+    };
+    let keep_old = old_valid || recorded.is_none() || record.contains(&old_digest.as_str());
+    request.record = if keep_old && old_digest != new_digest {
+        format!("{new_digest} {old_digest}")
+    } else {
+        new_digest
+    };
+    Ok(request.with_properties(properties))
+}
+
+/// Waits for the work until the work deadline; past it, cancels it and says where it was.
+async fn finish(
+    mut task: tokio::task::JoinHandle<Result<Outcome, String>>,
+    deadline: Deadline,
+    progress: &Progress,
+) -> Result<Outcome, String> {
+    match tokio::time::timeout_at(deadline.work_end(), &mut task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join_error)) => {
+            let message = panic_message(join_error);
+            error!(panic = %message, step = %progress.current(), "the work panicked");
+            Err(format!(
+                "internal error while {}: {message}",
+                progress.current()
+            ))
+        }
+        Err(_elapsed) => {
+            // Cancel first, so nothing the work does can follow the answer.
+            task.abort();
+            let _ = tokio::time::timeout(ABORT_GRACE, task).await;
+            let seconds = deadline.start.elapsed().as_secs_f64();
+            Err(format!(
+                "timed out after {seconds:.0} s while {}; raise the function's timeout or check what that step waits on",
+                progress.current()
+            ))
         }
     }
 }

@@ -17,6 +17,9 @@ pub const PHYSICAL_ID_TAG: &str = "custom-resource:physical-id";
 /// When and by whom a retained parameter was let go (empty: held). A later resource of the
 /// same stack name and logical id may adopt it; no one else may.
 pub const RELEASED_TAG: &str = "custom-resource:released";
+/// The resource's record of the properties it is in and was in before (see
+/// `shared::CustomResource::recorded_properties`).
+pub const PROPERTIES_TAG: &str = "custom-resource:properties";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParameterError {
@@ -146,22 +149,43 @@ impl SecureParameters {
         key: &Key,
         description: Option<&str>,
         owner: &Owner,
+        record: &str,
     ) -> Result<bool, ParameterError> {
+        let written = self
+            .put_new(name, value, key, description, owner, record)
+            .await?;
+        if written.is_none() {
+            self.ensure_ours(name, owner).await?;
+        }
+        Ok(written.is_some())
+    }
+
+    /// Writes a new parameter tagged with its owner and record, never overwriting: the new
+    /// version if written, `None` if one by that name exists already (whoever's it is).
+    pub async fn put_new(
+        &self,
+        name: &str,
+        value: &Secret,
+        key: &Key,
+        description: Option<&str>,
+        owner: &Owner,
+        record: &str,
+    ) -> Result<Option<i64>, ParameterError> {
         let put = self
             .put(name, value, key, description)
             .overwrite(false)
             .tags(tag(STACK_TAG, &owner.stack_id)?)
             .tags(tag(LOGICAL_ID_TAG, &owner.logical_resource_id)?)
+            .tags(tag(PROPERTIES_TAG, record)?)
             .send()
             .await;
         match put {
-            Ok(_) => Ok(true),
+            Ok(out) => Ok(Some(out.version)),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_parameter_already_exists()) =>
             {
-                self.ensure_ours(name, owner).await?;
-                Ok(false)
+                Ok(None)
             }
             Err(e) => Err(aws("PutParameter", name, &e)),
         }
@@ -190,13 +214,43 @@ impl SecureParameters {
         Ok(self.tags(name).await?.map(|tags| owner_in(&tags)))
     }
 
-    /// Records which generation of the resource uses the parameter now.
+    /// Records which generation of the resource uses the parameter now, and the resource's
+    /// record of its properties.
     pub async fn set_physical_id(
         &self,
         name: &str,
         physical_id: &str,
+        record: &str,
     ) -> Result<(), ParameterError> {
-        self.add_tags(name, &[(PHYSICAL_ID_TAG, physical_id)]).await
+        self.add_tags(
+            name,
+            &[(PHYSICAL_ID_TAG, physical_id), (PROPERTIES_TAG, record)],
+        )
+        .await
+    }
+
+    /// Keeps the resource's record of its properties with the parameter.
+    pub async fn set_record(&self, name: &str, record: &str) -> Result<(), ParameterError> {
+        self.add_tags(name, &[(PROPERTIES_TAG, record)]).await
+    }
+
+    /// The record kept with this owner's parameter (with `physical_id`, only if that
+    /// generation uses it now); `None` if there is none, or the parameter is gone or not
+    /// this owner's.
+    pub async fn record(
+        &self,
+        name: &str,
+        owner: &Owner,
+        physical_id: Option<&str>,
+    ) -> Result<Option<String>, ParameterError> {
+        let Some(tags) = self.tags(name).await? else {
+            return Ok(None);
+        };
+        let used = physical_id.is_none_or(|id| find(&tags, PHYSICAL_ID_TAG).as_deref() == Some(id));
+        if owner_in(&tags).as_ref() != Some(owner) || !used {
+            return Ok(None);
+        }
+        Ok(find(&tags, PROPERTIES_TAG))
     }
 
     /// Marks this owner's parameter as released (a Delete that retains it); with
@@ -453,6 +507,25 @@ impl SecureParameters {
     }
 }
 
+/// The ARN of parameter `name` in the stack's partition, region and account, as SSM gives
+/// it; `None` if the stack id is not an ARN.
+pub fn parameter_arn(stack_id: &str, name: &str) -> Option<String> {
+    let mut parts = stack_id.split(':');
+    let (Some("arn"), Some(partition), Some(_), Some(region), Some(account)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let slash = if name.starts_with('/') { "" } else { "/" };
+    Some(format!(
+        "arn:{partition}:ssm:{region}:{account}:parameter{slash}{name}"
+    ))
+}
+
 /// Labels start with this; the rest is a hash of the rotation token (labels allow only
 /// letters, digits, `.`, `-` and `_`).
 const ROTATION_LABEL: &str = "rotation-";
@@ -504,5 +577,24 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
         action,
         name: name.to_owned(),
         message: crate::aws_error(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameters_arn_follows_from_the_stacks_partition_region_and_account() {
+        let stack = "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/orders/abc";
+        assert_eq!(
+            parameter_arn(stack, "/platform/db").as_deref(),
+            Some("arn:aws-cn:ssm:cn-north-1:123456789012:parameter/platform/db")
+        );
+        assert_eq!(
+            parameter_arn(stack, "db").as_deref(),
+            Some("arn:aws-cn:ssm:cn-north-1:123456789012:parameter/db")
+        );
+        assert_eq!(parameter_arn("not-an-arn", "/db"), None);
     }
 }

@@ -612,3 +612,59 @@ async fn a_rolled_back_rotation_restores_the_password_in_force_under_the_earlier
     let r = e.invoke(events.update(&name, v3, v2)).await;
     assert!(data(&r)["Password"] != first && data(&r)["Password"] != second);
 }
+
+#[tokio::test]
+async fn a_rollback_to_a_policy_refused_since_restores_the_earlier_password_if_it_was_in_force() {
+    let e = env().await;
+    let name = name();
+    let events = e.h.event("AdminPassword");
+    let current = json!({"ParameterName": name, "RotationToken": "b"});
+    let earlier = json!({"ParameterName": name, "RotationToken": "a"});
+    // As an earlier release allowed: today's rules refuse a length over 128.
+    let legacy = json!({"ParameterName": name, "RotationToken": "a", "PasswordLength": "200"});
+    let first = data(&e.invoke(events.create(earlier.clone())).await)["Password"].clone();
+    let r = e
+        .invoke(events.update(&name, current.clone(), earlier))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+
+    // The resource was never in those properties: refused like any bad Update.
+    let r = e
+        .invoke(events.update(&name, legacy.clone(), current.clone()))
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("PasswordLength"), "{}", r.reason());
+
+    // Had it been created with them (by the earlier release), its record would say so, and
+    // CloudFormation's rollback to them must not fail.
+    let record = format!(
+        "{} {}",
+        shared::properties::digest(Some(&current)),
+        shared::properties::digest(Some(&legacy))
+    );
+    e.ssm
+        .add_tags_to_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id(&name)
+        .tags(
+            aws_sdk_ssm::types::Tag::builder()
+                .key("custom-resource:properties")
+                .value(record)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = e.invoke(events.update(&name, legacy, current)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(
+        data(&r)["Password"],
+        first,
+        "the password in force under token a"
+    );
+    assert_eq!(
+        e.stored(&name).await.unwrap().value.as_deref(),
+        first.as_str()
+    );
+}

@@ -410,3 +410,58 @@ async fn a_create_that_fails_after_its_claim_was_applied_leaves_nothing_after_it
     assert_eq!(d.status(), "SUCCESS", "{}", d.reason());
     assert_eq!(ledger_entries(&dynamo, &table, &listener).await, vec![]);
 }
+
+#[tokio::test]
+async fn a_rollback_to_a_count_refused_since_is_brought_within_bounds_if_the_resource_was_in_it() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let elb = elb().await;
+    let listener = listener(&elb, []).await;
+    let table = prefix().await;
+    let h = function(&table).await;
+    let events = h.event("Priority");
+    let id = format!("{listener}#Priority");
+    let current = json!({"ListenerArn": listener, "Count": "2"});
+    // As an earlier release allowed: today's rules refuse more than 10.
+    let legacy = json!({"ListenerArn": listener, "Count": "12"});
+    assert_eq!(
+        priorities(&invoke(&h, events.create(current.clone())).await),
+        [1, 2]
+    );
+
+    // The resource was never in those properties: refused like any bad Update.
+    let r = invoke(&h, events.update(&id, legacy.clone(), current.clone())).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("Count must be between 1 and 10"),
+        "{}",
+        r.reason()
+    );
+
+    // Had an earlier release created it with them, its record would say so, and
+    // CloudFormation's rollback to them must not fail.
+    let owner = format!("stack={} logical-id=Priority", events.stack_id());
+    let partition = format!("record of {owner} on {listener}");
+    let record = format!(
+        "{} {}",
+        shared::properties::digest(Some(&current)),
+        shared::properties::digest(Some(&legacy))
+    );
+    let ledger = dynamo().await;
+    ledger
+        .put_item()
+        .table_name(&table)
+        .item("Listener", AttributeValue::S(partition.clone()))
+        .item("Priority", AttributeValue::N("0".into()))
+        .item("Owner", AttributeValue::S(owner.clone()))
+        .item("Record", AttributeValue::S(record))
+        .send()
+        .await
+        .unwrap();
+    let r = invoke(&h, events.update(&id, legacy.clone(), current)).await;
+    assert_eq!(priorities(&r), (1..=10).collect::<Vec<u32>>());
+
+    let r = invoke(&h, events.delete(&id, legacy)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert!(ledger_entries(&ledger, &table, &listener).await.is_empty());
+    assert!(ledger_entries(&ledger, &table, &partition).await.is_empty());
+}

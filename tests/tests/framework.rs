@@ -462,3 +462,92 @@ async fn the_relative_deadline_cargo_lambda_sends_is_understood() {
     let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
     assert_eq!(body["Status"], "SUCCESS", "{body}");
 }
+
+/// The test resource as a release that refuses Flavor `legacy` runs it, keeping its record
+/// of properties in `record`; with `refuse` false, as the release before did.
+async fn release(record: &std::path::Path, refuse: bool) -> Harness {
+    let record = record.to_str().unwrap();
+    let mut env = vec![("TEST_RESOURCE_RECORD_FILE", record)];
+    if refuse {
+        env.push(("TEST_RESOURCE_REFUSED", "legacy"));
+    }
+    Harness::start(env!("CARGO_BIN_EXE_test-resource").into(), &env).await
+}
+
+fn record_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("record-{}", integration_tests::events::unique()))
+}
+
+#[tokio::test]
+async fn a_rollback_to_properties_refused_since_succeeds_because_the_resource_was_in_them() {
+    let record = record_file();
+    let before = release(&record, false).await;
+    let events = before.event("Res");
+    let r = before
+        .invoke(
+            events.create(json!({"Behavior": "ok", "Flavor": "legacy"})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+
+    // A release that refuses `legacy`: the stack moves on, then CloudFormation rolls back.
+    let after = release(&record, true).await;
+    let events = events.answered_at(&after.endpoint);
+    let (legacy, ok) = (
+        json!({"Behavior": "ok", "Flavor": "legacy"}),
+        json!({"Behavior": "ok", "Flavor": "new"}),
+    );
+    let r = after
+        .invoke(
+            events.update("test-resource", ok.clone(), legacy.clone()),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let r = after
+        .invoke(events.update("test-resource", legacy, ok), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    // Read leniently: the refused value taken as absent, the rest as given.
+    assert_eq!(r.answer()["Data"]["Rollback"], "true");
+    assert_eq!(r.answer()["Data"]["Flavor"], "");
+    let _ = std::fs::remove_file(record);
+}
+
+#[tokio::test]
+async fn an_update_to_properties_refused_today_fails_when_the_resource_was_never_in_them() {
+    let record = record_file();
+    let h = release(&record, true).await;
+    let events = h.event("Res");
+    let (legacy, ok) = (
+        json!({"Behavior": "ok", "Flavor": "legacy"}),
+        json!({"Behavior": "ok", "Flavor": "new"}),
+    );
+    let r = h.invoke(events.create(ok.clone()), TIMEOUT).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let r = h
+        .invoke(
+            events.update("test-resource", legacy.clone(), ok.clone()),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("no longer allowed"), "{}", r.reason());
+    // CloudFormation's rollback of that failure, then the same attempt again: the refused
+    // properties of a failed Update never join the record.
+    let r = h
+        .invoke(
+            events.update("test-resource", ok.clone(), legacy.clone()),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(r.answer()["Data"]["Rollback"], "false");
+    let r = h
+        .invoke(events.update("test-resource", legacy, ok), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("no longer allowed"), "{}", r.reason());
+    let _ = std::fs::remove_file(record);
+}

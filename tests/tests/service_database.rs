@@ -1293,3 +1293,62 @@ async fn a_create_stopped_before_it_could_take_back_is_cleaned_up_by_its_delete(
         "SUCCESS"
     );
 }
+
+#[tokio::test]
+async fn a_rollback_to_a_property_removed_since_restores_the_earlier_password_if_it_was_in_force() {
+    let e = env().await;
+    let svc = service();
+    let events = e.h.event("Database");
+    let earlier = e.droppable(&svc);
+    let mut current = earlier.clone();
+    current["RotationToken"] = json!("2");
+    // As before cluster profiles: the stack itself set how long to wait for the cluster.
+    let mut legacy = earlier.clone();
+    legacy["ConnectTimeoutSeconds"] = json!("5");
+    e.invoke(events.create(earlier.clone())).await.answer();
+    let first = e.service_password(&svc).await;
+    let r = e
+        .invoke(events.update(&e.id(&svc), current.clone(), earlier))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+
+    // The resource was never in those properties: refused like any bad Update.
+    let r = e
+        .invoke(events.update(&e.id(&svc), legacy.clone(), current.clone()))
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason()
+            .contains("unknown property `ConnectTimeoutSeconds`"),
+        "{}",
+        r.reason()
+    );
+
+    // Had an earlier release created it with them, its record would say so, and
+    // CloudFormation's rollback to them must not fail.
+    let record = format!(
+        "{} {}",
+        shared::properties::digest(Some(&current)),
+        shared::properties::digest(Some(&legacy))
+    );
+    e.ssm
+        .add_tags_to_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(format!("/test-platform/{svc}/db-password"))
+        .tags(
+            aws_sdk_ssm::types::Tag::builder()
+                .key("custom-resource:properties")
+                .value(record)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = e.invoke(events.update(&e.id(&svc), legacy, current)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(e.service_password(&svc).await, first);
+    connect(&svc, &first, &svc)
+        .await
+        .expect("the role has the earlier password again");
+}

@@ -1,23 +1,12 @@
 //! Create / update / delete of the admin password parameter.
 
-use shared::parameter_name::{InvalidName, validate_name};
-use shared::password::{PasswordError, PasswordPolicy, Secret};
-use shared::secure_parameter::{Key, ParameterError, SecureParameters};
+use shared::parameter_name::validate_name;
+use shared::password::{PasswordOptions, PasswordPolicy, Secret};
+use shared::secure_parameter::{Key, SecureParameters, parameter_arn};
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
+use crate::error::Error;
 use crate::properties::{Existing, Properties};
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Name(#[from] InvalidName),
-    #[error(transparent)]
-    Parameter(#[from] ParameterError),
-    #[error(transparent)]
-    Password(#[from] PasswordError),
-    #[error("parameter {0} was written but could not be read back")]
-    Vanished(String),
-}
 
 pub struct AdminPassword {
     parameters: SecureParameters,
@@ -28,60 +17,102 @@ impl AdminPassword {
         Self { parameters }
     }
 
-    /// Checks everything that can be checked before any change.
+    /// Checks everything that can be checked before any change. In a rollback, a policy
+    /// that today's rules refuse gives way to the default one: the rollback must not fail.
     async fn prepare(
         &self,
         properties: &Properties,
+        rollback: bool,
         progress: &Progress,
     ) -> Result<(PasswordPolicy, Key), Error> {
-        validate_name("ParameterName", &properties.parameter_name)?;
-        let policy = PasswordPolicy::new(&properties.password_options())?;
+        if !rollback {
+            validate_name("ParameterName", &properties.parameter_name)?;
+        }
+        let policy = match PasswordPolicy::new(&properties.password_options()) {
+            Err(error) if rollback => {
+                tracing::warn!(%error, "rolling back to a policy refused today: the default applies");
+                PasswordPolicy::new(&PasswordOptions::default())?
+            }
+            policy => policy?,
+        };
         progress.step(format!("checking KMS key {}", properties.kms_key_id()));
         let key = self.parameters.check_key(properties.kms_key_id()).await?;
         Ok((policy, key))
     }
 
-    /// Creates the parameter, or adopts it if this resource made it already.
+    /// Creates the parameter, or adopts it if this resource made it already or an earlier
+    /// deployment of this stack released it. A new parameter is answered from what was
+    /// written: no read back.
     async fn create_parameter(
         &self,
         properties: &Properties,
         owner: &Owner,
+        record: &str,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
-        let (policy, key) = self.prepare(properties, progress).await?;
+        let (policy, key) = self.prepare(properties, false, progress).await?;
         let name = &properties.parameter_name;
+        let description = properties.description.as_deref();
         let password = policy.generate()?;
-        if self.parameters.adopt_released(name, owner).await? {
+        progress.step(format!("creating parameter {name}"));
+        let written = self
+            .parameters
+            .put_new(name, &password, &key, description, owner, record)
+            .await?;
+        if let (Some(version), Some(arn)) = (written, parameter_arn(&owner.stack_id, name)) {
+            return Ok(answer(name, &arn, version, &key, &password));
+        }
+        if written.is_none() && self.parameters.adopt_released(name, owner).await? {
             // Retained by an earlier deployment of this stack: taken over, with a fresh
             // password (the cluster takes it from this resource's answer).
             progress.step(format!("adopting parameter {name} with a new password"));
             self.parameters
-                .overwrite(name, &password, &key, properties.description.as_deref())
+                .overwrite(name, &password, &key, description)
                 .await?;
-            return self.outcome(name, &key, progress).await;
-        }
-        progress.step(format!("creating parameter {name}"));
-        let created = self
-            .parameters
-            .create(
-                name,
-                &password,
-                &key,
-                properties.description.as_deref(),
-                owner,
-            )
-            .await?;
-        if !created {
+            self.parameters.set_record(name, record).await?;
+        } else if written.is_none() {
+            self.parameters.ensure_ours(name, owner).await?;
             tracing::info!(parameter = %name, "the parameter is this resource's already: adopted");
         }
-        match self.outcome(name, &key, progress).await {
-            Err(error) if created => {
-                // Leave nothing half-created behind.
-                let _ = self.parameters.delete_if_ours(name, owner).await;
-                Err(error)
-            }
-            result => result,
+        let result = self.outcome(name, &key, progress).await;
+        if result.is_err() && written.is_some() {
+            // Leave nothing half-created behind.
+            let _ = self.parameters.delete_if_ours(name, owner).await;
         }
+        result
+    }
+
+    /// A new RotationToken: a new password, or the one in force under that token before (a
+    /// rollback). The password in force now is kept under its token's label first.
+    async fn rotate(
+        &self,
+        name: &str,
+        policy: &PasswordPolicy,
+        key: &Key,
+        [old_token, new_token]: [Option<&str>; 2],
+        description: Option<&str>,
+        progress: &Progress,
+    ) -> Result<(), Error> {
+        progress.step(format!("rotating the password in {name}"));
+        self.parameters.label_rotation(name, old_token).await?;
+        self.parameters
+            .tidy_rotation_labels(name, [old_token, new_token])
+            .await?;
+        let value = match self.parameters.read_rotation(name, new_token).await? {
+            Some(earlier) => {
+                progress.step(format!(
+                    "restoring the password in force under RotationToken {}",
+                    new_token.unwrap_or("(none)")
+                ));
+                earlier
+            }
+            None => policy.generate()?,
+        };
+        self.parameters
+            .overwrite(name, &value, key, description)
+            .await?;
+        self.parameters.label_rotation(name, new_token).await?;
+        Ok(())
     }
 
     async fn outcome(&self, name: &str, key: &Key, progress: &Progress) -> Result<Outcome, Error> {
@@ -91,13 +122,23 @@ impl AdminPassword {
             .read(name)
             .await?
             .ok_or_else(|| Error::Vanished(name.to_owned()))?;
-        Ok(Outcome::new(name)
-            .with("ParameterName", name)
-            .with("ParameterArn", stored.arn)
-            .with("ParameterVersion", stored.version.to_string())
-            .with("KmsKeyArn", &key.arn)
-            .with("Password", stored.value.expose()))
+        Ok(answer(
+            name,
+            &stored.arn,
+            stored.version,
+            key,
+            &stored.value,
+        ))
     }
+}
+
+fn answer(name: &str, arn: &str, version: i64, key: &Key, password: &Secret) -> Outcome {
+    Outcome::new(name)
+        .with("ParameterName", name)
+        .with("ParameterArn", arn)
+        .with("ParameterVersion", version.to_string())
+        .with("KmsKeyArn", &key.arn)
+        .with("Password", password.expose())
 }
 
 impl CustomResource for AdminPassword {
@@ -111,7 +152,13 @@ impl CustomResource for AdminPassword {
         request: Create<Properties>,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
-        self.create_parameter(&request.properties, &request.owner, progress)
+        let Create {
+            properties,
+            owner,
+            record,
+            ..
+        } = request;
+        self.create_parameter(&properties, &owner, &record, progress)
             .await
     }
 
@@ -125,6 +172,8 @@ impl CustomResource for AdminPassword {
             physical_resource_id,
             properties: new,
             old_properties: old,
+            record,
+            rollback,
             ..
         } = request;
         let name = &new.parameter_name;
@@ -133,54 +182,41 @@ impl CustomResource for AdminPassword {
             progress.step(format!(
                 "replacing parameter {physical_resource_id} with {name}"
             ));
-            return self.create_parameter(&new, &owner, progress).await;
+            return self.create_parameter(&new, &owner, &record, progress).await;
         }
-        let (policy, key) = self.prepare(&new, progress).await?;
+        let (policy, key) = self.prepare(&new, rollback, progress).await?;
         progress.step(format!("checking that parameter {name} is this resource's"));
         if !self.parameters.ensure_ours(name, &owner).await? {
             tracing::warn!(parameter = %name, "the parameter is gone; creating it anew");
-            return self.create_parameter(&new, &owner, progress).await;
+            return self.create_parameter(&new, &owner, &record, progress).await;
         }
-        let rotate = old.rotation_token != new.rotation_token;
-        let rewrite = old.kms_key_id() != new.kms_key_id() || old.description != new.description;
-        let (old_token, new_token) = (old.rotation_token.as_deref(), new.rotation_token.as_deref());
-        if rotate || rewrite {
-            let value: Secret = if rotate {
-                progress.step(format!("rotating the password in {name}"));
-                // The password in force now is kept under its token's label, so a rollback
-                // (an Update back to that token) restores it rather than making a third one.
-                self.parameters.label_rotation(name, old_token).await?;
-                self.parameters
-                    .tidy_rotation_labels(name, [old_token, new_token])
-                    .await?;
-                match self.parameters.read_rotation(name, new_token).await? {
-                    Some(earlier) => {
-                        progress.step(format!(
-                            "restoring the password in force under RotationToken {}",
-                            new_token.unwrap_or("(none)")
-                        ));
-                        earlier
-                    }
-                    None => policy.generate()?,
-                }
-            } else {
-                progress.step(format!(
-                    "re-encrypting {name} with the new key or description"
-                ));
-                self.parameters
-                    .read(name)
-                    .await?
-                    .ok_or_else(|| Error::Vanished(name.clone()))?
-                    .value
-            };
-            self.parameters
-                .overwrite(name, &value, &key, new.description.as_deref())
+        // Recorded before the change, so a rollback from a failure part-way is recognised.
+        self.parameters.set_record(name, &record).await?;
+        let description = new.description.as_deref();
+        if old.rotation_token != new.rotation_token {
+            let tokens = [old.rotation_token.as_deref(), new.rotation_token.as_deref()];
+            self.rotate(name, &policy, &key, tokens, description, progress)
                 .await?;
-            if rotate {
-                self.parameters.label_rotation(name, new_token).await?;
-            }
+        } else if old.kms_key_id() != new.kms_key_id() || old.description != new.description {
+            progress.step(format!(
+                "re-encrypting {name} with the new key or description"
+            ));
+            let stored = self.parameters.read(name).await?;
+            let value = stored.ok_or_else(|| Error::Vanished(name.clone()))?.value;
+            self.parameters
+                .overwrite(name, &value, &key, description)
+                .await?;
         }
         self.outcome(name, &key, progress).await
+    }
+
+    async fn recorded_properties(
+        &self,
+        request: &Update<(), Existing>,
+    ) -> Result<Option<String>, Error> {
+        // No check of the name: one refused today must still find its record.
+        let name = &request.physical_resource_id;
+        Ok(self.parameters.record(name, &request.owner, None).await?)
     }
 
     async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {

@@ -1,6 +1,7 @@
 //! `Custom::AdminPassword`: generates the RDS admin password into an SSM SecureString.
 
 mod admin_password;
+mod error;
 mod properties;
 
 use shared::secure_parameter::SecureParameters;

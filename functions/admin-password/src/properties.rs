@@ -1,7 +1,9 @@
 //! The resource's properties, as CloudFormation sends them.
 
 use serde::Deserialize;
-use shared::properties::{lenient_string, optional_boolean};
+use shared::parameter_name::validate_name;
+use shared::password::PasswordPolicy;
+use shared::properties::{PropertyError, Validate, lenient_string, optional_boolean};
 use shared::secure_parameter::DEFAULT_KMS_KEY;
 
 shared::with_password_properties! {
@@ -20,6 +22,15 @@ shared::with_password_properties! {
         #[serde(default, deserialize_with = "optional_boolean")]
         #[allow(dead_code)]
         pub retain_on_delete: Option<bool>,
+    }
+}
+
+impl Validate for Properties {
+    fn validate(&self) -> Result<(), PropertyError> {
+        let invalid = |e: &dyn std::fmt::Display| PropertyError::Invalid(e.to_string());
+        validate_name("ParameterName", &self.parameter_name).map_err(|e| invalid(&e))?;
+        PasswordPolicy::new(&self.password_options()).map_err(|e| invalid(&e))?;
+        Ok(())
     }
 }
 

@@ -8,35 +8,10 @@ use rand::RngExt;
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::choice;
+use crate::error::Error;
 use crate::ledger::{Claim, Ledger, owner_value};
 use crate::listener;
-use crate::properties::{Allocation, Existing, InvalidRange, Properties};
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Range(#[from] InvalidRange),
-    #[error("ListenerArn {0}: no such listener; give the ARN of an existing listener")]
-    NoListener(String),
-    #[error("{action} failed: {message}")]
-    Aws {
-        action: &'static str,
-        message: String,
-    },
-    #[error(
-        "{0} claims in a row lost to other allocations on the listener; try again (the next deployment will)"
-    )]
-    Contended(u64),
-    #[error(
-        "no free priority left: the range {low} to {high} holds {size} rules and {taken} of them are taken by rules or ledger entries on the listener; widen MinPriority/MaxPriority or free some"
-    )]
-    Full {
-        low: u32,
-        high: u32,
-        size: u32,
-        taken: usize,
-    },
-}
+use crate::properties::{Allocation, Existing, Properties};
 
 pub struct AlbRulePriority {
     elb: Client,
@@ -186,6 +161,11 @@ impl CustomResource for AlbRulePriority {
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let want = request.properties.allocation()?;
+        // A late copy of the Create must not overwrite what an Update recorded since.
+        let me = owner_value(&request.owner);
+        self.ledger
+            .set_record(&want.listener_arn, &me, &request.record, false)
+            .await?;
         let only_add = Request {
             id: &request.request_id,
             releases_surplus: false,
@@ -201,12 +181,38 @@ impl CustomResource for AlbRulePriority {
         request: Update<Properties, Existing>,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
-        let want = request.properties.allocation()?;
+        let in_place = physical_id(&request.properties.listener_arn, &request.owner)
+            == request.physical_resource_id;
+        let want = match request.properties.allocation() {
+            // Rolling back to a range today's rules refuse: the nearest one they allow.
+            Err(error) if request.rollback && in_place => {
+                tracing::warn!(%error, "rolling back to a range refused today: brought within bounds");
+                request.properties.allocation_within_bounds()
+            }
+            want => want?,
+        };
+        // Recorded before the change, so a rollback from a failure part-way is recognised.
+        let me = owner_value(&request.owner);
+        self.ledger
+            .set_record(&want.listener_arn, &me, &request.record, true)
+            .await?;
         let converge = Request {
             id: &request.request_id,
             releases_surplus: true,
         };
         self.reconcile(&want, &request.owner, converge, progress)
+            .await
+    }
+
+    async fn recorded_properties(
+        &self,
+        request: &Update<(), Existing>,
+    ) -> Result<Option<String>, Error> {
+        let Some((listener, _)) = request.physical_resource_id.rsplit_once('#') else {
+            return Ok(None);
+        };
+        self.ledger
+            .record(listener, &owner_value(&request.owner))
             .await
     }
 
@@ -228,6 +234,6 @@ impl CustomResource for AlbRulePriority {
                 self.ledger.release(&listener, entry.priority, &me).await?;
             }
         }
-        Ok(())
+        self.ledger.remove_record(&listener, &me).await
     }
 }

@@ -10,12 +10,13 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use shared::Owner;
 
-use crate::alb_rule_priority::Error;
+use crate::error::Error;
 
 pub const TABLE_VARIABLE: &str = "LEDGER_TABLE";
 const LISTENER: &str = "Listener";
 const PRIORITY: &str = "Priority";
 const OWNER: &str = "Owner";
+const RECORD: &str = "Record";
 
 pub struct Ledger {
     dynamo: Client,
@@ -151,6 +152,79 @@ impl Ledger {
         }
     }
 
+    /// Keeps the resource's record of its properties (see
+    /// `shared::CustomResource::recorded_properties`) in an item of its own: the partition
+    /// names the owner and the listener, so no one else's record can be there. Without
+    /// `replace`, only if there is none yet.
+    pub async fn set_record(
+        &self,
+        listener_arn: &str,
+        owner: &str,
+        record: &str,
+        replace: bool,
+    ) -> Result<(), Error> {
+        let mut put = self
+            .dynamo
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                LISTENER,
+                AttributeValue::S(record_partition(listener_arn, owner)),
+            )
+            .item(PRIORITY, AttributeValue::N("0".into()))
+            .item(OWNER, AttributeValue::S(owner.to_owned()))
+            .item(RECORD, AttributeValue::S(record.to_owned()));
+        if !replace {
+            put = put
+                .condition_expression("attribute_not_exists(#p)")
+                .expression_attribute_names("#p", PRIORITY);
+        }
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("PutItem", &e)),
+        }
+    }
+
+    /// The record kept for `owner` on the listener, if any.
+    pub async fn record(&self, listener_arn: &str, owner: &str) -> Result<Option<String>, Error> {
+        let page = self
+            .dynamo
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#l = :l")
+            .expression_attribute_names("#l", LISTENER)
+            .expression_attribute_values(
+                ":l",
+                AttributeValue::S(record_partition(listener_arn, owner)),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws("Query", &e))?;
+        Ok(page
+            .items()
+            .iter()
+            .filter(|item| {
+                item.get(OWNER)
+                    .and_then(|o| o.as_s().ok())
+                    .map(String::as_str)
+                    == Some(owner)
+            })
+            .find_map(|item| item.get(RECORD)?.as_s().ok().cloned()))
+    }
+
+    /// Removes `owner`'s record on the listener.
+    pub async fn remove_record(&self, listener_arn: &str, owner: &str) -> Result<(), Error> {
+        self.release(&record_partition(listener_arn, owner), 0, owner)
+            .await
+    }
+
     /// Releases a priority if `owner` holds it; someone else's, or none, is left alone.
     pub async fn release(
         &self,
@@ -180,6 +254,11 @@ impl Ledger {
             Err(e) => Err(aws("DeleteItem", &e)),
         }
     }
+}
+
+/// Records live apart from the listener's priorities, one partition per owner and listener.
+fn record_partition(listener_arn: &str, owner: &str) -> String {
+    format!("record of {owner} on {listener_arn}")
 }
 
 fn entry(item: &HashMap<String, AttributeValue>) -> Option<Entry> {

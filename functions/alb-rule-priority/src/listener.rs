@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 
-use crate::alb_rule_priority::Error;
+use crate::error::Error;
 
 /// DescribeRules' largest page.
 const PAGE_SIZE: i32 = 400;

@@ -3,6 +3,7 @@
 
 mod alb_rule_priority;
 mod choice;
+mod error;
 mod ledger;
 mod listener;
 mod properties;

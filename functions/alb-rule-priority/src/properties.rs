@@ -3,7 +3,7 @@
 use std::ops::RangeInclusive;
 
 use serde::Deserialize;
-use shared::properties::{lenient_string, optional_number};
+use shared::properties::{PropertyError, Validate, lenient_string, optional_number};
 
 use crate::choice::Placement;
 
@@ -48,6 +48,14 @@ pub struct Allocation {
     pub placement: Placement,
 }
 
+impl Validate for Properties {
+    fn validate(&self) -> Result<(), PropertyError> {
+        self.allocation()
+            .map(|_| ())
+            .map_err(|e| PropertyError::Invalid(e.to_string()))
+    }
+}
+
 impl Properties {
     pub fn allocation(&self) -> Result<Allocation, InvalidRange> {
         if !self.listener_arn.starts_with("arn:") || !self.listener_arn.contains(":listener/") {
@@ -77,6 +85,24 @@ impl Properties {
             range: min..=max,
             placement: self.placement.unwrap_or_default(),
         })
+    }
+}
+
+impl Properties {
+    /// For a rollback to properties today's rules refuse: the range and count brought
+    /// within what they allow.
+    pub fn allocation_within_bounds(&self) -> Allocation {
+        let bound = |v: Option<u32>, default| v.unwrap_or(default).clamp(LOWEST, HIGHEST);
+        let (a, b) = (
+            bound(self.min_priority, LOWEST),
+            bound(self.max_priority, HIGHEST),
+        );
+        Allocation {
+            listener_arn: self.listener_arn.clone(),
+            count: self.count.unwrap_or(1).clamp(1, MAX_COUNT) as usize,
+            range: a.min(b)..=a.max(b),
+            placement: self.placement.unwrap_or_default(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 mod admin_credentials;
 mod auth_guard;
 mod cluster;
+mod error;
 mod failpoint;
 mod identifiers;
 mod profile;

@@ -2,7 +2,11 @@
 //! admin logs in come from the cluster's profile, never from here.
 
 use serde::Deserialize;
-use shared::properties::lenient_string;
+use shared::parameter_name::validate_name;
+use shared::password::PasswordPolicy;
+use shared::properties::{PropertyError, Validate, lenient_string};
+
+use crate::identifiers;
 use shared::secure_parameter::DEFAULT_KMS_KEY;
 
 /// An SSM tag value, where the PhysicalResourceId is kept, holds this many characters.
@@ -34,6 +38,18 @@ shared::with_password_properties! {
         #[serde(default)]
         #[allow(dead_code)]
         pub on_delete: Option<OnDelete>,
+    }
+}
+
+impl Validate for Properties {
+    fn validate(&self) -> Result<(), PropertyError> {
+        let invalid = |e: &dyn std::fmt::Display| PropertyError::Invalid(e.to_string());
+        identifiers::database(&self.database_name).map_err(|e| invalid(&e))?;
+        identifiers::role(self.role()).map_err(|e| invalid(&e))?;
+        validate_name("PasswordParameterName", &self.password_parameter_name)
+            .map_err(|e| invalid(&e))?;
+        PasswordPolicy::new(&self.password_options()).map_err(|e| invalid(&e))?;
+        Ok(())
     }
 }
 

@@ -1,52 +1,19 @@
 //! Create / update / delete of a service's database, login role and password parameter.
 
-use shared::parameter_name::{InvalidName, validate_name};
-use shared::password::{PasswordError, PasswordPolicy, Secret};
+use shared::parameter_name::validate_name;
+use shared::password::{PasswordOptions, PasswordPolicy, Secret};
 use shared::properties::shorten;
-use shared::secure_parameter::{Key, ParameterError, SecureParameters};
+use shared::secure_parameter::{Key, SecureParameters};
 use shared::{
     Create, CustomResource, Delete, FAILED_CREATE_PREFIX, Outcome, Owner, Progress, Update,
 };
 
-use crate::admin_credentials::{AdminCredentials, CredentialError};
-use crate::cluster::{self, Cluster, ClusterError};
-use crate::identifiers::{self, NameError};
-use crate::profile::{Profile, ProfileError, Profiles};
+use crate::admin_credentials::AdminCredentials;
+use crate::cluster::{self, Cluster};
+use crate::error::Error;
+use crate::identifiers;
+use crate::profile::{Profile, Profiles};
 use crate::properties::{Existing, MAX_PHYSICAL_ID, OnDelete, Properties};
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Name(#[from] NameError),
-    #[error(transparent)]
-    ParameterName(#[from] InvalidName),
-    #[error(transparent)]
-    Parameter(#[from] ParameterError),
-    #[error(transparent)]
-    Password(#[from] PasswordError),
-    #[error(transparent)]
-    Cluster(#[from] ClusterError),
-    #[error(transparent)]
-    Profile(#[from] ProfileError),
-    #[error(transparent)]
-    Credentials(#[from] CredentialError),
-    #[error(
-        "RoleName, Cluster, DatabaseName and PasswordParameterName make the id {id:?} of {length} characters; at most {MAX_PHYSICAL_ID} fit (it is kept in an SSM tag): use shorter names"
-    )]
-    IdTooLong { id: String, length: usize },
-    #[error(
-        "{kind} {name} already exists on {endpoint} and is not this resource's ({found}); it was left untouched: choose another {property}, or drop it if it is stale"
-    )]
-    NotOurs {
-        kind: &'static str,
-        name: String,
-        endpoint: String,
-        found: String,
-        property: &'static str,
-    },
-    #[error("parameter {0} was written but could not be read back")]
-    Vanished(String),
-}
 
 pub struct ServiceDatabase {
     parameters: SecureParameters,
@@ -68,6 +35,10 @@ struct Goal<'a> {
     rewrite_key: bool,
     /// The parameter the password lived in until now, when PasswordParameterName changed.
     previous_parameter: Option<String>,
+    /// What to keep with the parameter as the record of the properties.
+    record: &'a str,
+    /// CloudFormation rolls back to properties today's checks refuse: do not fail on them.
+    rollback: bool,
 }
 
 /// What this request created or changed, to take back if a later step fails.
@@ -194,10 +165,7 @@ impl ServiceDatabase {
     /// what this request created.
     async fn converge(&self, mut goal: Goal<'_>, progress: &Progress) -> Result<Outcome, Error> {
         let p = goal.properties;
-        identifiers::database(&p.database_name)?;
-        identifiers::role(p.role())?;
-        validate_name("PasswordParameterName", &p.password_parameter_name)?;
-        let policy = PasswordPolicy::new(&p.password_options())?;
+        let policy = self.check(p, goal.rollback)?;
         progress.step(format!("checking KMS key {}", p.kms_key_id()));
         let key = self.parameters.check_key(p.kms_key_id()).await?;
         let cluster = self.connect(&goal.profile, progress).await?;
@@ -246,6 +214,23 @@ impl ServiceDatabase {
                 self.undo(&cluster, &goal, &key, undo, progress).await;
                 Err(error)
             }
+        }
+    }
+
+    /// The names and the password policy; in a rollback, names are the ones in place and a
+    /// policy today's rules refuse gives way to the default one.
+    fn check(&self, p: &Properties, rollback: bool) -> Result<PasswordPolicy, Error> {
+        if !rollback {
+            identifiers::database(&p.database_name)?;
+            identifiers::role(p.role())?;
+            validate_name("PasswordParameterName", &p.password_parameter_name)?;
+        }
+        match PasswordPolicy::new(&p.password_options()) {
+            Err(error) if rollback => {
+                tracing::warn!(%error, "rolling back to a policy refused today: the default applies");
+                Ok(PasswordPolicy::new(&PasswordOptions::default())?)
+            }
+            policy => Ok(policy?),
         }
     }
 
@@ -300,7 +285,7 @@ impl ServiceDatabase {
             None => {
                 undo.parameter = self
                     .parameters
-                    .create(name, &password, key, None, goal.owner)
+                    .create(name, &password, key, None, goal.owner, goal.record)
                     .await?;
             }
             Some(old) if goal.rotate || goal.rewrite_key => {
@@ -316,7 +301,7 @@ impl ServiceDatabase {
             Some(_) => {}
         }
         self.parameters
-            .set_physical_id(name, &goal.physical_id)
+            .set_physical_id(name, &goal.physical_id, goal.record)
             .await?;
 
         let mark = cluster::mark(goal.owner, &goal.physical_id);
@@ -543,6 +528,8 @@ impl CustomResource for ServiceDatabase {
             old_token: None,
             rewrite_key: false,
             previous_parameter: None,
+            record: &request.record,
+            rollback: false,
         };
         self.converge(goal, progress).await
     }
@@ -580,8 +567,27 @@ impl CustomResource for ServiceDatabase {
                 .password_parameter_name
                 .clone()
                 .filter(|previous| *previous != new.password_parameter_name),
+            record: &request.record,
+            // Names that are new are checked whatever: leniency is for what is in place.
+            rollback: request.rollback && !replacing,
         };
         self.converge(goal, progress).await
+    }
+
+    /// The record is kept with the parameter, for the generation that uses it now.
+    async fn recorded_properties(
+        &self,
+        request: &Update<(), Existing>,
+    ) -> Result<Option<String>, Error> {
+        let id = &request.physical_resource_id;
+        // No check of the name: one refused today must still find its record.
+        let Some((_, name)) = id.rsplit_once('#') else {
+            return Ok(None);
+        };
+        Ok(self
+            .parameters
+            .record(name, &request.owner, Some(id))
+            .await?)
     }
 
     async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {

@@ -1,8 +1,11 @@
 //! A test-only custom resource on the shared crate: its properties say how to misbehave.
+//!
+//! `TEST_RESOURCE_REFUSED` names a Flavor today's rules refuse (a tightened validation);
+//! `TEST_RESOURCE_RECORD_FILE` is where it keeps its record of the properties it is in.
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use shared::properties::optional_number;
 use shared::{Create, CustomResource, Delete, Outcome, Progress, Update};
 
@@ -11,11 +14,36 @@ use shared::{Create, CustomResource, Delete, Outcome, Progress, Update};
 struct Properties {
     /// ok | error | panic | sleep | big-data | empty-id
     behavior: String,
+    /// Any text, but for the one `TEST_RESOURCE_REFUSED` names.
+    #[serde(default, deserialize_with = "allowed_flavor")]
+    flavor: Option<String>,
     #[serde(default, deserialize_with = "optional_number")]
     sleep_seconds: Option<u64>,
     /// Written after the sleep: proves whether work went on after the answer.
     #[serde(default)]
     side_effect_file: Option<String>,
+}
+
+impl shared::properties::Validate for Properties {
+    fn validate(&self) -> Result<(), shared::properties::PropertyError> {
+        Ok(())
+    }
+}
+
+fn allowed_flavor<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let flavor = String::deserialize(deserializer)?;
+    if std::env::var("TEST_RESOURCE_REFUSED").is_ok_and(|refused| refused == flavor) {
+        return Err(serde::de::Error::custom(format!(
+            "{flavor:?} is no longer allowed"
+        )));
+    }
+    Ok(Some(flavor))
+}
+
+fn keep_record(record: &str) {
+    if let Ok(file) = std::env::var("TEST_RESOURCE_RECORD_FILE") {
+        std::fs::write(file, record).expect("write the record");
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +93,7 @@ impl CustomResource for TestResource {
         request: Create<Properties>,
         progress: &Progress,
     ) -> Result<Outcome, Told> {
+        keep_record(&request.record);
         self.act(request.properties, progress).await
     }
 
@@ -73,7 +102,22 @@ impl CustomResource for TestResource {
         request: Update<Properties, Existing>,
         progress: &Progress,
     ) -> Result<Outcome, Told> {
-        self.act(request.properties, progress).await
+        keep_record(&request.record);
+        let rollback = request.rollback;
+        let flavor = request.properties.flavor.clone().unwrap_or_default();
+        let outcome = self.act(request.properties, progress).await?;
+        Ok(outcome
+            .with("Rollback", rollback.to_string())
+            .with("Flavor", flavor))
+    }
+
+    async fn recorded_properties(
+        &self,
+        _request: &Update<(), Existing>,
+    ) -> Result<Option<String>, Told> {
+        Ok(std::env::var("TEST_RESOURCE_RECORD_FILE")
+            .ok()
+            .and_then(|file| std::fs::read_to_string(file).ok()))
     }
 
     async fn delete(&self, request: Delete<Existing>, _progress: &Progress) -> Result<(), Told> {
