@@ -10,8 +10,8 @@ ensure_venv
 
 FUNCTIONS=(admin-password service-database alb-rule-priority)
 
-say "release build (x86_64, to measure here)"
-cargo build --release --quiet "${FUNCTIONS[@]/#/--bin=}"
+say "release build (x86_64, to measure here), with a hello-world lambda_runtime binary as the floor"
+cargo build --release --quiet "${FUNCTIONS[@]/#/--bin=}" --bin=hello-lambda
 cargo build --quiet -p integration-tests --bin bench
 say "release build (arm64, as deployed)"
 cargo lambda build --release --arm64 --output-format zip --quiet "${FUNCTIONS[@]/#/--bin=}"
@@ -19,7 +19,7 @@ cargo lambda build --release --arm64 --output-format zip --quiet "${FUNCTIONS[@]
 start_moto
 start_postgres
 for f in "${FUNCTIONS[@]}"; do
-  "$ROOT/target/debug/bench" "$ROOT/target/release/$f" "$f"
+  "$ROOT/target/debug/bench" "$ROOT/target/release/$f" "$f" "$ROOT/target/release/hello-lambda"
   zip="$ROOT/target/lambda/$f/bootstrap.zip"
   python3 -c 'import os,sys; n=os.path.getsize(sys.argv[2]); print(f"{sys.argv[1]}: zipped arm64 bootstrap  {n/1048576:.2f} MB ({n} bytes)")' "$f" "$zip"
 done

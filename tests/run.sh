@@ -13,6 +13,9 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+say "cargo doc: the framework's documentation, every public item of it"
+RUSTDOCFLAGS="-D warnings" cargo doc -p cfn-custom-resource --no-deps --quiet
+
 say "cfn-lint: template.yaml and the example stacks"
 cfn-lint template.yaml tests/stacks/*.yaml
 say "template.yaml grants each function exactly what its code calls"

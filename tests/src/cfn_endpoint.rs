@@ -48,48 +48,58 @@ impl CfnEndpoint {
         Self::start_on(0).await
     }
 
+    /// Over HTTPS, with a certificate signed by the test CA (`PG_CA_FILE`).
+    pub async fn start_tls() -> Self {
+        Self::start_with(0, true).await
+    }
+
     /// On a given loopback port (0: any free one).
     pub async fn start_on(port: u16) -> Self {
+        Self::start_with(port, false).await
+    }
+
+    async fn start_with(port: u16, tls: bool) -> Self {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
-        let address = http::serve(
-            Arc::new(move |request: Request| {
-                let state = Arc::clone(&shared);
-                Box::pin(async move {
-                    let key = request.path_and_query.clone();
-                    let (mode, attempt) = {
-                        let mut s = state.lock().unwrap();
-                        let attempt = s.attempts.entry(key.clone()).or_default();
-                        *attempt += 1;
-                        let attempt = *attempt;
-                        (s.modes.get(&key).cloned().unwrap_or_default(), attempt)
-                    };
-                    if mode.delay_first == 0 || attempt <= mode.delay_first {
-                        tokio::time::sleep(mode.delay).await;
-                    }
-                    let problems = check(&request);
-                    let status = if attempt <= mode.fail_first {
-                        503
-                    } else if problems.is_empty() {
-                        200
-                    } else {
-                        400
-                    };
-                    state.lock().unwrap().received.push(Received {
-                        path_and_query: key,
-                        content_type: request.header("content-type").map(str::to_owned),
-                        body: request.body.clone(),
-                        status,
-                        problems,
-                    });
-                    Response::status(status)
-                })
-            }),
-            port,
-        )
-        .await;
+        let handler: http::Handler = Arc::new(move |request: Request| {
+            let state = Arc::clone(&shared);
+            Box::pin(async move {
+                let key = request.path_and_query.clone();
+                let (mode, attempt) = {
+                    let mut s = state.lock().unwrap();
+                    let attempt = s.attempts.entry(key.clone()).or_default();
+                    *attempt += 1;
+                    let attempt = *attempt;
+                    (s.modes.get(&key).cloned().unwrap_or_default(), attempt)
+                };
+                if mode.delay_first == 0 || attempt <= mode.delay_first {
+                    tokio::time::sleep(mode.delay).await;
+                }
+                let problems = check(&request);
+                let status = if attempt <= mode.fail_first {
+                    503
+                } else if problems.is_empty() {
+                    200
+                } else {
+                    400
+                };
+                state.lock().unwrap().received.push(Received {
+                    path_and_query: key,
+                    content_type: request.header("content-type").map(str::to_owned),
+                    body: request.body.clone(),
+                    status,
+                    problems,
+                });
+                Response::status(status)
+            })
+        });
+        let (address, scheme) = if tls {
+            (http::serve_tls(handler, port).await, "https")
+        } else {
+            (http::serve(handler, port).await, "http")
+        };
         Self {
-            base: format!("http://{address}"),
+            base: format!("{scheme}://{address}"),
             state,
         }
     }

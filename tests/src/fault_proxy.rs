@@ -60,74 +60,81 @@ enum Fate {
 impl FaultProxy {
     /// Starts a proxy to `upstream` (moto's URL) on a free loopback port.
     pub async fn start(upstream: &str, faults: Faults) -> Self {
+        Self::start_with(upstream, faults, false).await
+    }
+
+    /// The same over HTTPS, with a certificate signed by the test CA (`PG_CA_FILE`).
+    pub async fn start_tls(upstream: &str, faults: Faults) -> Self {
+        Self::start_with(upstream, faults, true).await
+    }
+
+    async fn start_with(upstream: &str, faults: Faults, tls: bool) -> Self {
         let counts = Arc::new(Mutex::new(Counts::default()));
         let faults = Arc::new(Mutex::new(faults));
         let client = reqwest::Client::new();
         let one_at_a_time = Arc::new(tokio::sync::Mutex::new(()));
         let upstream = upstream.trim_end_matches('/').to_owned();
         let (c, f) = (Arc::clone(&counts), Arc::clone(&faults));
-        let address = http::serve(
-            Arc::new(move |request: Request| {
-                let (client, upstream, counts, faults, one_at_a_time) = (
-                    client.clone(),
-                    upstream.clone(),
-                    Arc::clone(&c),
-                    Arc::clone(&f),
-                    Arc::clone(&one_at_a_time),
-                );
-                Box::pin(async move {
-                    let json = request.header("x-amz-target").is_some();
-                    let dynamodb = request
-                        .header("x-amz-target")
-                        .is_some_and(|t| t.starts_with("DynamoDB_"));
-                    let _turn = if dynamodb {
-                        Some(one_at_a_time.lock().await)
+        let handler: http::Handler = Arc::new(move |request: Request| {
+            let (client, upstream, counts, faults, one_at_a_time) = (
+                client.clone(),
+                upstream.clone(),
+                Arc::clone(&c),
+                Arc::clone(&f),
+                Arc::clone(&one_at_a_time),
+            );
+            Box::pin(async move {
+                let json = request.header("x-amz-target").is_some();
+                let dynamodb = request
+                    .header("x-amz-target")
+                    .is_some_and(|t| t.starts_with("DynamoDB_"));
+                let _turn = if dynamodb {
+                    Some(one_at_a_time.lock().await)
+                } else {
+                    None
+                };
+                let fate = {
+                    let faults = *faults.lock().unwrap();
+                    let roll: f64 = rand::rng().random();
+                    let mut counts = counts.lock().unwrap();
+                    let api = operation(&request);
+                    let targeted = faults.only.is_none_or(|only| api.contains(only));
+                    *counts.calls.entry(api).or_default() += 1;
+                    if !targeted {
+                        Fate::Pass
+                    } else if roll < faults.throttled {
+                        counts.throttled += 1;
+                        Fate::Throttle
+                    } else if roll < faults.throttled + faults.server_error {
+                        counts.server_errors += 1;
+                        Fate::ServerError
+                    } else if roll < faults.throttled + faults.server_error + faults.lost_answer {
+                        counts.lost_answers += 1;
+                        Fate::LoseAnswer
                     } else {
-                        None
-                    };
-                    let fate = {
-                        let faults = *faults.lock().unwrap();
-                        let roll: f64 = rand::rng().random();
-                        let mut counts = counts.lock().unwrap();
-                        let api = operation(&request);
-                        let targeted = faults.only.is_none_or(|only| api.contains(only));
-                        *counts.calls.entry(api).or_default() += 1;
-                        if !targeted {
-                            Fate::Pass
-                        } else if roll < faults.throttled {
-                            counts.throttled += 1;
-                            Fate::Throttle
-                        } else if roll < faults.throttled + faults.server_error {
-                            counts.server_errors += 1;
-                            Fate::ServerError
-                        } else if roll < faults.throttled + faults.server_error + faults.lost_answer
-                        {
-                            counts.lost_answers += 1;
-                            Fate::LoseAnswer
-                        } else {
-                            Fate::Pass
-                        }
-                    };
-                    match fate {
-                        Fate::Throttle => error(json, 400, "ThrottlingException", "Throttling"),
-                        Fate::ServerError => {
-                            error(json, 500, "InternalServerError", "InternalFailure")
-                        }
-                        Fate::LoseAnswer => {
-                            let _ = forward(&client, &upstream, request).await;
-                            error(json, 500, "InternalServerError", "InternalFailure")
-                        }
-                        Fate::Pass => forward(&client, &upstream, request)
-                            .await
-                            .unwrap_or_else(|_| Response::status(502)),
+                        Fate::Pass
                     }
-                })
-            }),
-            0,
-        )
-        .await;
+                };
+                match fate {
+                    Fate::Throttle => error(json, 400, "ThrottlingException", "Throttling"),
+                    Fate::ServerError => error(json, 500, "InternalServerError", "InternalFailure"),
+                    Fate::LoseAnswer => {
+                        let _ = forward(&client, &upstream, request).await;
+                        error(json, 500, "InternalServerError", "InternalFailure")
+                    }
+                    Fate::Pass => forward(&client, &upstream, request)
+                        .await
+                        .unwrap_or_else(|_| Response::status(502)),
+                }
+            })
+        });
+        let (address, scheme) = if tls {
+            (http::serve_tls(handler, 0).await, "https")
+        } else {
+            (http::serve(handler, 0).await, "http")
+        };
         Self {
-            url: format!("http://{address}"),
+            url: format!("{scheme}://{address}"),
             counts,
             faults,
         }

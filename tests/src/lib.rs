@@ -121,6 +121,19 @@ impl Harness {
         }
     }
 
+    /// The same, its answers going to an HTTPS endpoint whose certificate the test CA
+    /// (`PG_CA_FILE`) signed.
+    pub async fn start_answered_over_tls(binary: PathBuf, env: &[(&str, &str)]) -> Self {
+        let runtime = RuntimeApi::start().await;
+        let endpoint = CfnEndpoint::start_tls().await;
+        let function = FunctionProcess::spawn(&binary, &runtime.address(), env);
+        Self {
+            runtime,
+            endpoint,
+            function,
+        }
+    }
+
     pub fn event(&self, logical_id: &str) -> EventBuilder {
         EventBuilder::new(&self.endpoint, logical_id)
     }

@@ -668,3 +668,42 @@ async fn a_rollback_to_a_policy_refused_since_restores_the_earlier_password_if_i
         first.as_str()
     );
 }
+
+#[tokio::test]
+async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file() {
+    let ca = std::env::var("PG_CA_FILE").expect("PG_CA_FILE: run through tests/run.sh");
+    let proxy = integration_tests::fault_proxy::FaultProxy::start_tls(
+        &integration_tests::moto_endpoint(),
+        integration_tests::fault_proxy::Faults::default(),
+    )
+    .await;
+    let binary = workspace_binary("admin-password");
+    let key = integration_tests::moto::new_key(&env().await.kms).await;
+    for (trusted, env) in [
+        (
+            true,
+            vec![
+                ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+                ("SSL_CERT_FILE", &ca),
+            ],
+        ),
+        (false, vec![("AWS_ENDPOINT_URL", proxy.url.as_str())]),
+    ] {
+        let h = Harness::start(binary.clone(), &env).await;
+        let name = name();
+        let r = h
+            .invoke(
+                h.event("AdminPassword")
+                    .create(json!({"ParameterName": name, "KmsKeyId": key})),
+                TIMEOUT,
+            )
+            .await;
+        if trusted {
+            assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+        } else {
+            // The system's bundle does not hold the test CA.
+            assert_eq!(r.status(), "FAILED");
+            assert!(r.reason().contains("KmsKeyId"), "{}", r.reason());
+        }
+    }
+}

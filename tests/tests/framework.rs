@@ -551,3 +551,25 @@ async fn an_update_to_properties_refused_today_fails_when_the_resource_was_never
     assert!(r.reason().contains("no longer allowed"), "{}", r.reason());
     let _ = std::fs::remove_file(record);
 }
+
+#[tokio::test]
+async fn answers_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file() {
+    let ca = std::env::var("PG_CA_FILE").expect("PG_CA_FILE: run through tests/run.sh");
+    let binary = env!("CARGO_BIN_EXE_test-resource");
+    // SSL_CERT_FILE names the bundle: the test CA is trusted, the answer arrives.
+    let h = Harness::start_answered_over_tls(binary.into(), &[("SSL_CERT_FILE", &ca)]).await;
+    let r = h
+        .invoke(h.event("Res").create(json!({"Behavior": "ok"})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "SUCCESS");
+    // The system's bundle does not hold the test CA: nothing is accepted.
+    let h = Harness::start_answered_over_tls(binary.into(), &[]).await;
+    let r = h
+        .invoke(
+            h.event("Res").create(json!({"Behavior": "ok"})),
+            Duration::from_secs(4),
+        )
+        .await;
+    assert!(r.responses.is_empty(), "{:?}", r.responses);
+    assert!(h.logs().await.contains("response NOT delivered"));
+}

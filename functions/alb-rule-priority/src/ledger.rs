@@ -289,7 +289,7 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
 ) -> Error {
     Error::Aws {
         action,
-        message: shared::aws_error(error),
+        message: shared::aws::aws_error(error),
     }
 }
 

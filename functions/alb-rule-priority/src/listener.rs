@@ -27,7 +27,7 @@ pub async fn rule_priorities(elb: &Client, listener_arn: &str) -> Result<BTreeSe
                 }
                 _ => Error::Aws {
                     action: "DescribeRules",
-                    message: shared::aws_error(&e),
+                    message: shared::aws::aws_error(&e),
                 },
             })?;
         priorities.extend(

@@ -74,7 +74,7 @@ impl AdminCredentials {
                     .map_err(|e| CredentialError::Secret {
                         profile: profile.to_owned(),
                         arn: arn.clone(),
-                        message: shared::aws_error(&e),
+                        message: shared::aws::aws_error(&e),
                     })?;
                 let shape = || CredentialError::SecretShape {
                     profile: profile.to_owned(),

@@ -160,6 +160,24 @@ impl Drop for Cluster {
     }
 }
 
+/// The admin's login: SCRAM only (see `auth_guard`), channel binding where offered.
+fn client_config(target: &Target, password: &Secret) -> tokio_postgres::Config {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&target.host)
+        .port(target.port)
+        .user(&target.admin_user)
+        .password(password.expose())
+        .dbname(&target.admin_database)
+        .application_name("cfn-service-database")
+        .channel_binding(ChannelBinding::Prefer)
+        .ssl_mode(match target.ssl_mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+        });
+    config
+}
+
 impl Cluster {
     /// Connects as the admin, within the target's connect timeout (TLS and login included).
     /// The password is used through SCRAM only (see `auth_guard`), with channel binding
@@ -171,30 +189,17 @@ impl Cluster {
         until: tokio::time::Instant,
     ) -> Result<Self, ClusterError> {
         let endpoint = target.endpoint();
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host(&target.host)
-            .port(target.port)
-            .user(&target.admin_user)
-            .password(password.expose())
-            .dbname(&target.admin_database)
-            .application_name("cfn-service-database")
-            .channel_binding(ChannelBinding::Prefer)
-            .ssl_mode(match target.ssl_mode {
-                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-                SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
-            });
         let failed = |cause: String| ClusterError::Connect {
             endpoint: endpoint.clone(),
             user: target.admin_user.clone(),
             cause,
         };
-        let tls = tls_config(target.ssl_mode, target.ca_certificates.as_deref())?;
         let connecting = async {
             let socket = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
                 .await
                 .map_err(|e| failed(e.to_string()))?;
             let _ = socket.set_nodelay(true);
+            let config = client_config(target, password);
             let (client, connection) = if target.ssl_mode == SslMode::Disable {
                 let (client, connection) = config
                     .connect_raw(Guarded::new(socket), tokio_postgres::NoTls)
@@ -202,6 +207,7 @@ impl Cluster {
                     .map_err(|e| failed(describe(&e)))?;
                 (client, spawn_connection(connection))
             } else {
+                let tls = tls_config(target.ssl_mode, target.ca_certificates.as_deref())?;
                 let tls = MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(
                     &mut MakeRustlsConnect::new(tls),
                     &target.host,

@@ -132,7 +132,7 @@ impl Profiles {
             Err(e) => {
                 return Err(ProfileError::Aws {
                     name: name.into(),
-                    message: shared::aws_error(&e),
+                    message: shared::aws::aws_error(&e),
                 });
             }
         };
@@ -197,55 +197,14 @@ impl Document {
                 "profile property ConnectTimeoutSeconds: use 1 to {MAX_CONNECT_TIMEOUT} seconds, not {timeout}"
             ));
         }
-        let admin = match (
-            self.admin_password_parameter_name,
-            self.admin_secret_arn,
-            self.admin_username.clone(),
-        ) {
-            (Some(parameter), None, Some(user)) => {
-                validate_name("AdminPasswordParameterName", &parameter)
-                    .map_err(|e| format!("profile property {e}"))?;
-                AdminSource::Parameter {
-                    name: parameter,
-                    user,
-                }
-            }
-            (Some(_), None, None) => {
-                return Err(
-                    "profile property AdminUsername is required with AdminPasswordParameterName"
-                        .into(),
-                );
-            }
-            (None, Some(arn), _) if arn.starts_with("arn:") && arn.contains(":secretsmanager:") => {
-                AdminSource::Secret { arn }
-            }
-            (None, Some(arn), _) => {
-                return Err(format!(
-                    "profile property AdminSecretArn {:?} is not a Secrets Manager secret ARN",
-                    shorten(&arn)
-                ));
-            }
-            _ => {
-                return Err("name exactly one of the profile properties AdminPasswordParameterName (an SSM SecureString) and AdminSecretArn (a Secrets Manager secret with username and password, e.g. the RDS-managed master secret)".into());
-            }
-        };
         if let Some(user) = &self.admin_username
             && (user.is_empty() || user.len() > 63)
         {
             return Err("profile property AdminUsername: use 1 to 63 characters".into());
         }
+        let admin = self.admin_source()?;
         let ssl_mode = self.ssl_mode.unwrap_or_default();
-        let ca_certificates = match (ssl_mode, self.ca_certificates) {
-            (SslMode::VerifyFull, None) => {
-                return Err("profile property CaCertificates is required with SslMode verify-full (the default): the PEM of the CA that signed the cluster's certificate, e.g. the RDS root CA of its region".into());
-            }
-            (SslMode::VerifyFull, Some(pem)) => {
-                crate::cluster::parse_certificates(&pem)
-                    .map_err(|why| format!("profile property CaCertificates: {why}"))?;
-                Some(pem)
-            }
-            (_, _) => None,
-        };
+        let ca_certificates = ca_certificates(ssl_mode, self.ca_certificates)?;
         Ok(Profile {
             name: name.to_owned(),
             target: Target {
@@ -260,6 +219,50 @@ impl Document {
             admin,
             allowed_stack_names: self.allowed_stack_names,
         })
+    }
+
+    /// Where the admin's password comes from: exactly one of the two sources.
+    fn admin_source(&self) -> Result<AdminSource, String> {
+        match (
+            self.admin_password_parameter_name.clone(),
+            self.admin_secret_arn.clone(),
+            self.admin_username.clone(),
+        ) {
+            (Some(parameter), None, Some(user)) => {
+                validate_name("AdminPasswordParameterName", &parameter)
+                    .map_err(|e| format!("profile property {e}"))?;
+                Ok(AdminSource::Parameter {
+                    name: parameter,
+                    user,
+                })
+            }
+            (Some(_), None, None) => Err(
+                "profile property AdminUsername is required with AdminPasswordParameterName"
+                    .into(),
+            ),
+            (None, Some(arn), _) if arn.starts_with("arn:") && arn.contains(":secretsmanager:") => {
+                Ok(AdminSource::Secret { arn })
+            }
+            (None, Some(arn), _) => Err(format!(
+                "profile property AdminSecretArn {:?} is not a Secrets Manager secret ARN",
+                shorten(&arn)
+            )),
+            _ => Err("name exactly one of the profile properties AdminPasswordParameterName (an SSM SecureString) and AdminSecretArn (a Secrets Manager secret with username and password, e.g. the RDS-managed master secret)".into()),
+        }
+    }
+}
+
+/// The CA certificates verify-full checks the cluster against: required with it, and must
+/// parse.
+fn ca_certificates(ssl_mode: SslMode, pem: Option<String>) -> Result<Option<String>, String> {
+    match (ssl_mode, pem) {
+        (SslMode::VerifyFull, None) => Err("profile property CaCertificates is required with SslMode verify-full (the default): the PEM of the CA that signed the cluster's certificate, e.g. the RDS root CA of its region".into()),
+        (SslMode::VerifyFull, Some(pem)) => {
+            crate::cluster::parse_certificates(&pem)
+                .map_err(|why| format!("profile property CaCertificates: {why}"))?;
+            Ok(Some(pem))
+        }
+        (_, _) => Ok(None),
     }
 }
 

@@ -41,6 +41,14 @@ struct Goal<'a> {
     rollback: bool,
 }
 
+/// What a Create or Update checked and found before changing anything.
+struct Before {
+    policy: PasswordPolicy,
+    key: Key,
+    role_exists: bool,
+    database_exists: bool,
+}
+
 /// What this request created or changed, to take back if a later step fails.
 #[derive(Default)]
 struct Undo {
@@ -192,20 +200,17 @@ impl ServiceDatabase {
             // A fresh password, never one restored from the earlier deployment's history.
             goal.old_token = p.rotation_token.clone();
         }
-        let (role_exists, database_exists) = (role != Found::Absent, database != Found::Absent);
-
+        let before = Before {
+            policy,
+            key,
+            role_exists: role != Found::Absent,
+            database_exists: database != Found::Absent,
+        };
         let mut undo = Undo::default();
         let result = self
-            .apply(
-                &cluster,
-                &goal,
-                &policy,
-                &key,
-                (role_exists, database_exists),
-                &mut undo,
-                progress,
-            )
+            .apply(&cluster, &goal, &before, &mut undo, progress)
             .await;
+        let key = before.key;
         match result {
             Ok(outcome) => Ok(outcome),
             Err(error) => {
@@ -234,78 +239,19 @@ impl ServiceDatabase {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Stores the password, then brings role and database to the goal, then answers.
     async fn apply(
         &self,
         cluster: &Cluster,
         goal: &Goal<'_>,
-        policy: &PasswordPolicy,
-        key: &Key,
-        (role_exists, database_exists): (bool, bool),
+        before: &Before,
         undo: &mut Undo,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
-        let p = goal.properties;
-        let (name, role, database) = (&p.password_parameter_name, p.role(), &p.database_name);
-
-        progress.step(format!("storing the password in parameter {name}"));
-        let current = self.read_ours(name, goal.owner).await?;
-        let previous = match (&current, &goal.previous_parameter) {
-            (None, Some(previous)) => self.read_ours(previous, goal.owner).await?,
-            _ => None,
-        };
-        // What the role's password is believed to be: a rotation's undo puts it back.
-        let believed = current.clone().or(previous);
-        let token = p.rotation_token.as_deref();
-        let old_token = goal.old_token.as_deref();
-        let token_changed = goal.rotate && current.is_some() && old_token != token;
-        let restored = if token_changed {
-            // The password in force now stays findable under its token's label, so that a
-            // rollback (an Update back to that token) restores it instead of making a third.
-            self.parameters.label_rotation(name, old_token).await?;
-            self.parameters
-                .tidy_rotation_labels(name, [old_token, token])
-                .await?;
-            self.parameters.read_rotation(name, token).await?
-        } else {
-            None
-        };
-        let password = match (believed.clone(), restored) {
-            (_, Some(earlier)) => {
-                progress.step(format!(
-                    "restoring the password in force under RotationToken {}",
-                    token.unwrap_or("(none)")
-                ));
-                earlier
-            }
-            (Some(existing), None) if !goal.rotate => existing,
-            _ => policy.generate()?,
-        };
-        match current {
-            None => {
-                undo.parameter = self
-                    .parameters
-                    .create(name, &password, key, None, goal.owner, goal.record)
-                    .await?;
-            }
-            Some(old) if goal.rotate || goal.rewrite_key => {
-                // Set before the write: one applied but not acknowledged is undone too.
-                undo.previous_value = Some(old);
-                self.parameters
-                    .overwrite(name, &password, key, None)
-                    .await?;
-                if token_changed {
-                    self.parameters.label_rotation(name, token).await?;
-                }
-            }
-            Some(_) => {}
-        }
-        self.parameters
-            .set_physical_id(name, &goal.physical_id, goal.record)
-            .await?;
-
+        let (password, believed) = self.store_password(goal, before, undo, progress).await?;
         let mark = cluster::mark(goal.owner, &goal.physical_id);
-        if role_exists {
+        let role = goal.properties.role();
+        if before.role_exists {
             progress.step(format!("setting the password of role {role}"));
             // Set before the change: an ALTER ROLE applied but not acknowledged is undone too.
             undo.role_password = believed.filter(|b| b.expose() != password.expose());
@@ -322,7 +268,102 @@ impl ServiceDatabase {
             }
         }
         cluster.grant_to_admin(role).await?;
-        if database_exists {
+        self.converge_database(cluster, goal, before.database_exists, &mark, undo, progress)
+            .await?;
+        self.answer(goal, progress).await
+    }
+
+    /// Writes the password the goal calls for (kept, new, or restored by a rollback) into
+    /// the parameter. Returns it, and what the role's password is believed to be until now.
+    async fn store_password(
+        &self,
+        goal: &Goal<'_>,
+        before: &Before,
+        undo: &mut Undo,
+        progress: &Progress,
+    ) -> Result<(Secret, Option<Secret>), Error> {
+        let p = goal.properties;
+        let name = &p.password_parameter_name;
+        progress.step(format!("storing the password in parameter {name}"));
+        let current = self.read_ours(name, goal.owner).await?;
+        let previous = match (&current, &goal.previous_parameter) {
+            (None, Some(previous)) => self.read_ours(previous, goal.owner).await?,
+            _ => None,
+        };
+        // What the role's password is believed to be: a rotation's undo puts it back.
+        let believed = current.clone().or(previous);
+        let (token, old_token) = (p.rotation_token.as_deref(), goal.old_token.as_deref());
+        let token_changed = goal.rotate && current.is_some() && old_token != token;
+        let restored = if token_changed {
+            self.relabel(name, old_token, token).await?
+        } else {
+            None
+        };
+        let password = match (believed.clone(), restored) {
+            (_, Some(earlier)) => {
+                progress.step(format!(
+                    "restoring the password in force under RotationToken {}",
+                    token.unwrap_or("(none)")
+                ));
+                earlier
+            }
+            (Some(existing), None) if !goal.rotate => existing,
+            _ => before.policy.generate()?,
+        };
+        match current {
+            None => {
+                undo.parameter = self
+                    .parameters
+                    .create(name, &password, &before.key, None, goal.owner, goal.record)
+                    .await?;
+            }
+            Some(old) if goal.rotate || goal.rewrite_key => {
+                // Set before the write: one applied but not acknowledged is undone too.
+                undo.previous_value = Some(old);
+                self.parameters
+                    .overwrite(name, &password, &before.key, None)
+                    .await?;
+                if token_changed {
+                    self.parameters.label_rotation(name, token).await?;
+                }
+            }
+            Some(_) => {}
+        }
+        self.parameters
+            .set_physical_id(name, &goal.physical_id, goal.record)
+            .await?;
+        Ok((password, believed))
+    }
+
+    /// Keeps the password in force now findable under its token's label, so that a rollback
+    /// (an Update back to that token) restores it instead of making a third; returns the one
+    /// in force under the new token before, if any.
+    async fn relabel(
+        &self,
+        name: &str,
+        old_token: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Option<Secret>, Error> {
+        self.parameters.label_rotation(name, old_token).await?;
+        self.parameters
+            .tidy_rotation_labels(name, [old_token, token])
+            .await?;
+        Ok(self.parameters.read_rotation(name, token).await?)
+    }
+
+    /// Creates the database owned by the role, or hands an existing one to it; then marks it
+    /// and keeps PUBLIC out.
+    async fn converge_database(
+        &self,
+        cluster: &Cluster,
+        goal: &Goal<'_>,
+        exists: bool,
+        mark: &str,
+        undo: &mut Undo,
+        progress: &Progress,
+    ) -> Result<(), Error> {
+        let (role, database) = (goal.properties.role(), &goal.properties.database_name);
+        if exists {
             progress.step(format!("making {role} the owner of database {database}"));
             cluster.set_owner(database, role).await?;
         } else {
@@ -335,12 +376,18 @@ impl ServiceDatabase {
                 return Err(error.into());
             }
         }
-        cluster.comment_database(database, &mark).await?;
+        cluster.comment_database(database, mark).await?;
         progress.step(format!(
             "revoking CONNECT and TEMPORARY on {database} from PUBLIC"
         ));
         cluster.restrict(database).await?;
+        Ok(())
+    }
 
+    /// The attributes, with the parameter's ARN as SSM gives it.
+    async fn answer(&self, goal: &Goal<'_>, progress: &Progress) -> Result<Outcome, Error> {
+        let p = goal.properties;
+        let name = &p.password_parameter_name;
         progress.step(format!("reading parameter {name}"));
         if crate::failpoint::hit("reading parameter") {
             return Err(Error::Vanished(crate::failpoint::message(name)));
@@ -351,8 +398,8 @@ impl ServiceDatabase {
             .await?
             .ok_or_else(|| Error::Vanished(name.clone()))?;
         Ok(Outcome::new(&goal.physical_id)
-            .with("DatabaseName", database)
-            .with("RoleName", role)
+            .with("DatabaseName", &p.database_name)
+            .with("RoleName", p.role())
             .with("PasswordParameterName", name)
             .with("PasswordParameterArn", stored.arn)
             .with("Endpoint", goal.profile.target.endpoint()))
@@ -450,50 +497,40 @@ impl ServiceDatabase {
         // What keeps the service working goes first: the parameter and the role's password
         // (quick), then the drops, which may wait on locks; the database gets half of the
         // time left, so the role's drop still has some.
-        let results = [
-            if undo.parameter {
-                self.parameters
-                    .delete_if_ours(&p.password_parameter_name, goal.owner)
-                    .await
-                    .err()
-                    .map(Error::from)
-            } else {
-                None
-            },
-            match &undo.previous_value {
-                Some(old) => self
-                    .parameters
-                    .overwrite(&p.password_parameter_name, old, key, None)
-                    .await
-                    .err()
-                    .map(Error::from),
-                None => None,
-            },
-            match &undo.role_password {
-                Some(old) => cluster
+        let name = &p.password_parameter_name;
+        let mut results: Vec<Result<(), Error>> = Vec::new();
+        if undo.parameter {
+            let deleted = self.parameters.delete_if_ours(name, goal.owner).await;
+            results.push(deleted.map(drop).map_err(Error::from));
+        }
+        if let Some(old) = &undo.previous_value {
+            let restored = self.parameters.overwrite(name, old, key, None).await;
+            results.push(restored.map_err(Error::from));
+        }
+        if let Some(old) = &undo.role_password {
+            results.push(
+                cluster
                     .set_password(p.role(), old)
                     .await
-                    .err()
-                    .map(Error::from),
-                None => None,
-            },
-            if undo.database {
-                let now = tokio::time::Instant::now();
-                let end = progress.undo_deadline();
-                cluster.allow_until(now + end.saturating_duration_since(now) / 2);
-                let dropped = cluster.drop_database(&p.database_name).await;
-                cluster.allow_until(end);
-                dropped.err().map(Error::from)
-            } else {
-                None
-            },
-            if undo.role {
-                self.drop_role_if_marked(cluster, goal).await.err()
-            } else {
-                None
-            },
-        ];
-        for error in results.into_iter().flatten() {
+                    .map_err(Error::from),
+            );
+        }
+        if undo.database {
+            let now = tokio::time::Instant::now();
+            let end = progress.undo_deadline();
+            cluster.allow_until(now + end.saturating_duration_since(now) / 2);
+            results.push(
+                cluster
+                    .drop_database(&p.database_name)
+                    .await
+                    .map_err(Error::from),
+            );
+            cluster.allow_until(end);
+        }
+        if undo.role {
+            results.push(self.drop_role_if_marked(cluster, goal).await);
+        }
+        for error in results.into_iter().filter_map(Result::err) {
             tracing::error!(error = %error, "could not take back a change");
         }
     }

@@ -2,7 +2,10 @@
 //! Create (through a fault-free proxy that counts them), peak RSS. Prints numbers; asserts
 //! nothing. Run through tests/bench.sh.
 //!
-//! usage: bench BINARY admin-password|service-database|alb-rule-priority
+//! usage: bench BINARY admin-password|service-database|alb-rule-priority [HELLO_BINARY]
+//!
+//! HELLO_BINARY, a hello-world `lambda_runtime` function built with the same profile, is the
+//! floor the start-up is given as a ratio to.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,6 +18,8 @@ use serde_json::{Value, json};
 
 const STARTS: usize = 20;
 const CREATES: usize = 20;
+/// Fresh processes, each timed from spawn to the answer of its first Create.
+const COLD: usize = 10;
 const ENV: [(&str, &str); 2] = [
     ("LEDGER_TABLE", "bench-ledger"),
     ("CLUSTER_PROFILE_PATH", "/bench/clusters"),
@@ -31,21 +36,28 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or("function")
         .to_owned();
 
-    let mut starts = Vec::new();
-    for _ in 0..STARTS {
-        let runtime = RuntimeApi::start().await;
-        let began = Instant::now();
-        let _function = FunctionProcess::spawn(&binary, &runtime.address(), &ENV);
-        if !runtime.wait_for_poll(Duration::from_secs(10)).await {
-            bail!("{name} never polled the Runtime API");
-        }
-        starts.push(began.elapsed());
-    }
+    let floor = match args.next() {
+        Some(hello) => Some(first_polls(&PathBuf::from(hello)).await?),
+        None => None,
+    };
+    let starts = first_polls(&binary).await?;
 
     let setup = Setup::new(&scenario).await?;
     let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), Faults::default()).await;
     let mut env = ENV.to_vec();
     env.push(("AWS_ENDPOINT_URL", &proxy.url));
+    let mut cold = Vec::new();
+    for _ in 0..COLD {
+        let began = Instant::now();
+        let h = Harness::start(binary.clone(), &env).await;
+        let r = h
+            .invoke(setup.create_event(&h)?, Duration::from_secs(60))
+            .await;
+        cold.push(began.elapsed());
+        if r.status() != "SUCCESS" {
+            bail!("a cold Create failed: {}", r.reason());
+        }
+    }
     let h = Harness::start(binary.clone(), &env).await;
     let mut creates = Vec::new();
     for _ in 0..CREATES {
@@ -74,13 +86,25 @@ async fn main() -> anyhow::Result<()> {
     let faults = busy.throttled + busy.server_errors + busy.lost_answers;
     let rss_kb = peak_rss_kb(h.function.id().context("function exited")?)?;
     let calls = calls_before.calls;
-    let per_create = |n: u64| n as f64 / CREATES as f64;
+    // Every fault-free Create so far: the cold ones and the warm ones.
+    let per_create = |n: u64| n as f64 / (COLD + CREATES) as f64;
     let listed: Vec<String> = calls
         .iter()
         .map(|(api, n)| format!("{api} {}", per_create(*n)))
         .collect();
 
     println!("{name}: start-up to first poll  {}", summary(&starts));
+    if let Some(floor) = &floor {
+        println!(
+            "{name}: start-up as a ratio to a hello-world lambda_runtime binary  {:.2}x (its median {:.1} ms)",
+            median_ms(&starts) / median_ms(floor),
+            median_ms(floor)
+        );
+    }
+    println!(
+        "{name}: cold total, spawn to the first Create's answer  {}",
+        summary(&cold)
+    );
     println!("{name}: one Create ({scenario})  {}", summary(&creates));
     println!(
         "{name}: AWS calls per Create  {} ({})",
@@ -195,6 +219,27 @@ async fn fill_ledger(dynamo: &aws_sdk_dynamodb::Client, listener: &str) -> anyho
             .await?;
     }
     Ok(())
+}
+
+/// Start-up to the first poll of the Runtime API, `STARTS` times.
+async fn first_polls(binary: &std::path::Path) -> anyhow::Result<Vec<Duration>> {
+    let mut starts = Vec::new();
+    for _ in 0..STARTS {
+        let runtime = RuntimeApi::start().await;
+        let began = Instant::now();
+        let _function = FunctionProcess::spawn(binary, &runtime.address(), &ENV);
+        if !runtime.wait_for_poll(Duration::from_secs(10)).await {
+            bail!("{} never polled the Runtime API", binary.display());
+        }
+        starts.push(began.elapsed());
+    }
+    Ok(starts)
+}
+
+fn median_ms(samples: &[Duration]) -> f64 {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    ms[ms.len() / 2]
 }
 
 fn summary(samples: &[Duration]) -> String {

@@ -9,12 +9,14 @@ use tokio::time::Instant;
 
 use serde::de::DeserializeOwned;
 
-use crate::properties::Validate;
+use super::properties::Validate;
 
 /// The CloudFormation resource a request is about: who owns what this function creates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
+    /// The stack's ARN.
     pub stack_id: String,
+    /// The resource's name in the template.
     pub logical_resource_id: String,
 }
 
@@ -57,10 +59,13 @@ pub fn utc_now() -> String {
 }
 
 #[derive(Debug)]
+/// A Create request, its properties parsed and checked.
 pub struct Create<P> {
+    /// Whose resource this is.
     pub owner: Owner,
     /// CloudFormation's id of this request: the same when a request is delivered again.
     pub request_id: String,
+    /// The properties, parsed strictly and validated.
     pub properties: P,
     /// Keep this with what the Create makes, and give it back from
     /// [`CustomResource::recorded_properties`]: it identifies the properties the resource is in.
@@ -68,10 +73,15 @@ pub struct Create<P> {
 }
 
 #[derive(Debug)]
+/// An Update request: new properties checked, old ones read leniently.
 pub struct Update<P, E> {
+    /// Whose resource this is.
     pub owner: Owner,
+    /// CloudFormation's id of this request.
     pub request_id: String,
+    /// The id the resource answered last; answering another one replaces it.
     pub physical_resource_id: String,
+    /// The new properties, parsed strictly and validated (leniently in a rollback).
     pub properties: P,
     /// Keep this with the resource in place of the record it had, and give it back from
     /// [`CustomResource::recorded_properties`]: it identifies the properties the resource is
@@ -101,9 +111,13 @@ impl<E> Update<(), E> {
 }
 
 #[derive(Debug)]
+/// A Delete request: it never fails on its properties.
 pub struct Delete<E> {
+    /// Whose resource this is.
     pub owner: Owner,
+    /// CloudFormation's id of this request.
     pub request_id: String,
+    /// The id of what to delete.
     pub physical_resource_id: String,
     /// Read leniently: a stack must stay deletable whatever its properties say.
     pub properties: E,
@@ -112,12 +126,14 @@ pub struct Delete<E> {
 /// What a successful Create or Update returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// The id CloudFormation keeps; a new one on Update replaces the resource.
     pub physical_resource_id: String,
     /// The attributes `Fn::GetAtt` can read.
     pub data: BTreeMap<String, String>,
 }
 
 impl Outcome {
+    /// An outcome with this id and no attributes.
     pub fn new(physical_resource_id: impl Into<String>) -> Self {
         Self {
             physical_resource_id: physical_resource_id.into(),
@@ -125,6 +141,7 @@ impl Outcome {
         }
     }
 
+    /// Adds an attribute.
     pub fn with(mut self, attribute: &str, value: impl Into<String>) -> Self {
         self.data.insert(attribute.to_owned(), value.into());
         self
@@ -149,6 +166,7 @@ impl Progress {
         }
     }
 
+    /// Names the step the work is in now, and logs it.
     pub fn step(&self, step: impl Into<String>) {
         let step = step.into();
         tracing::info!(step = %step, "step");
@@ -191,6 +209,7 @@ pub trait CustomResource: Send + Sync + 'static {
     /// Properties read on Delete and as Update's old properties. Parsed leniently: unknown
     /// names ignored, and if they do not parse at all the default is used.
     type ExistingProperties: DeserializeOwned + Default + Send + Sync + 'static;
+    /// What can go wrong; its text (with its causes) becomes the FAILED reason.
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Set when the response carries secrets: CloudFormation then masks the attributes.
@@ -214,18 +233,21 @@ pub trait CustomResource: Send + Sync + 'static {
         async { Ok(None) }
     }
 
+    /// Makes the resource; the outcome's id is what CloudFormation keeps.
     fn create(
         &self,
         request: Create<Self::Properties>,
         progress: &Progress,
     ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
 
+    /// Changes the resource; a new id in the outcome makes it a replacement.
     fn update(
         &self,
         request: Update<Self::Properties, Self::ExistingProperties>,
         progress: &Progress,
     ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
 
+    /// Deletes the resource; something already gone is a success.
     fn delete(
         &self,
         request: Delete<Self::ExistingProperties>,

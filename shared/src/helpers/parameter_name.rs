@@ -7,6 +7,7 @@ const MAX_DEPTH: usize = 15;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{property} {name:?} is not a valid SSM parameter name: {why}")]
+/// A name SSM would refuse, or one reserved to AWS.
 pub struct InvalidName {
     property: &'static str,
     name: String,

@@ -8,8 +8,11 @@ use rand::rngs::{StdRng, SysRng};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 
+/// The length when PasswordLength is not given.
 pub const DEFAULT_LENGTH: u32 = 32;
+/// The shortest PasswordLength allowed.
 pub const MIN_LENGTH: u32 = 8;
+/// The longest PasswordLength allowed.
 pub const MAX_LENGTH: u32 = 128;
 /// Characters RDS refuses in a master password.
 pub const NEVER_USED: &str = "/@\" ";
@@ -19,10 +22,12 @@ pub const NEVER_USED: &str = "/@\" ";
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: String) -> Self {
         Self(value)
     }
 
+    /// The value itself: only for where it must go, never a log.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -44,12 +49,19 @@ impl fmt::Display for Secret {
 /// RequireEachIncludedType), as a resource read them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PasswordOptions {
+    /// `PasswordLength`: characters in the password.
     pub password_length: Option<u32>,
+    /// `ExcludeCharacters`: characters never used.
     pub exclude_characters: Option<String>,
+    /// `ExcludeLowercase`: no a-z.
     pub exclude_lowercase: Option<bool>,
+    /// `ExcludeUppercase`: no A-Z.
     pub exclude_uppercase: Option<bool>,
+    /// `ExcludeNumbers`: no 0-9.
     pub exclude_numbers: Option<bool>,
+    /// `ExcludePunctuation`: no punctuation.
     pub exclude_punctuation: Option<bool>,
+    /// `RequireEachIncludedType`: at least one of each type left in.
     pub require_each_included_type: Option<bool>,
 }
 
@@ -96,14 +108,18 @@ macro_rules! with_password_properties {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Options that cannot make a password, or no randomness.
 pub enum PasswordError {
     #[error("PasswordLength must be between {MIN_LENGTH} and {MAX_LENGTH}, got {0}")]
+    /// PasswordLength out of range.
     Length(u32),
     #[error(
         "no characters are left to build a password from: ExcludeCharacters and the Exclude* options remove them all"
     )]
+    /// Every character excluded.
     NothingLeft,
     #[error("the operating system's random number generator failed: {0}")]
+    /// The operating system gave no randomness.
     Random(String),
 }
 
@@ -117,6 +133,7 @@ pub struct PasswordPolicy {
 }
 
 impl PasswordPolicy {
+    /// Checks the options.
     pub fn new(options: &PasswordOptions) -> Result<Self, PasswordError> {
         let length = options.password_length.unwrap_or(DEFAULT_LENGTH);
         if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {

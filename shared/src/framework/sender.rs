@@ -30,7 +30,12 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub fn new() -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        // The CA bundle read once for every client, rather than the system store again.
+        if let Some(pem) = super::trust::trust_roots() {
+            builder = builder.tls_certs_only(reqwest::Certificate::from_pem_bundle(pem)?);
+        }
+        let client = builder
             .connect_timeout(Duration::from_secs(5))
             // Lambda freezes the process between invocations: a connection left idle may be
             // dead when the next answer goes out, so none is kept.
@@ -73,7 +78,7 @@ impl Sender {
                 }
                 Ok(response) => return Err(SendError::Refused(response.status().as_u16())),
                 // The error's text would carry the presigned URL: drop it.
-                Err(error) => last = crate::error_chain(&error.without_url()),
+                Err(error) => last = super::errors::error_chain(&error.without_url()),
             }
             tracing::warn!(attempt = attempts, error = %last, "response not delivered; retrying");
             // Equal jitter: half the backoff fixed, half random.

@@ -5,11 +5,14 @@ use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 
-use crate::password::Secret;
-use crate::resource::Owner;
+use super::password::Secret;
+use crate::Owner;
 
+/// The AWS-managed key SSM uses when KmsKeyId is not given.
 pub const DEFAULT_KMS_KEY: &str = "alias/aws/ssm";
+/// The owning stack's id, on every parameter a resource makes.
 pub const STACK_TAG: &str = "custom-resource:stack-id";
+/// The owning resource's logical id, on every parameter a resource makes.
 pub const LOGICAL_ID_TAG: &str = "custom-resource:logical-id";
 /// Which generation of the resource (its PhysicalResourceId) uses the parameter now, for
 /// resources whose replacement may keep the same parameter.
@@ -22,17 +25,34 @@ pub const RELEASED_TAG: &str = "custom-resource:released";
 pub const PROPERTIES_TAG: &str = "custom-resource:properties";
 
 #[derive(Debug, thiserror::Error)]
+/// What went wrong with a parameter or its key.
 pub enum ParameterError {
     #[error("KmsKeyId {key}: {why}")]
-    Key { key: String, why: String },
+    /// The KMS key cannot encrypt SecureStrings.
+    Key {
+        /// The key as given.
+        key: String,
+        /// Why it cannot.
+        why: String,
+    },
     #[error(
         "parameter {name} already exists and is not this resource's ({holder}); it was left untouched: choose another name, or delete it if it is stale"
     )]
-    NotOurs { name: String, holder: String },
-    #[error("{action} {name} failed: {message}")]
-    Aws {
-        action: &'static str,
+    /// A parameter of that name exists and is someone else's.
+    NotOurs {
+        /// The parameter.
         name: String,
+        /// Whose it is.
+        holder: String,
+    },
+    #[error("{action} {name} failed: {message}")]
+    /// An AWS call failed.
+    Aws {
+        /// The API action.
+        action: &'static str,
+        /// The parameter or key it was about.
+        name: String,
+        /// The service's words.
         message: String,
     },
 }
@@ -40,24 +60,30 @@ pub enum ParameterError {
 /// A stored parameter, read back.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    /// The decrypted value.
     pub value: Secret,
+    /// Its version.
     pub version: i64,
+    /// Its ARN.
     pub arn: String,
 }
 
 /// The checked KMS key.
 #[derive(Debug, Clone)]
 pub struct Key {
+    /// The key's ARN.
     pub arn: String,
 }
 
 #[derive(Clone, Debug)]
+/// SecureString parameters, each owned by one resource, and their KMS keys.
 pub struct SecureParameters {
     ssm: aws_sdk_ssm::Client,
     kms: aws_sdk_kms::Client,
 }
 
 impl SecureParameters {
+    /// Over these clients.
     pub fn new(ssm: aws_sdk_ssm::Client, kms: aws_sdk_kms::Client) -> Self {
         Self { ssm, kms }
     }
@@ -107,7 +133,7 @@ impl SecureParameters {
             Err(e) => {
                 return Err(key_error(format!(
                     "could not be described: {}",
-                    crate::aws_error(&e)
+                    super::aws::aws_error(&e)
                 )));
             }
         };
@@ -576,7 +602,7 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
     ParameterError::Aws {
         action,
         name: name.to_owned(),
-        message: crate::aws_error(error),
+        message: super::aws::aws_error(error),
     }
 }
 

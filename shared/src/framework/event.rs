@@ -3,7 +3,7 @@
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use serde_json::Value;
 
-use crate::response::Echo;
+use super::response::Echo;
 
 pub(crate) type Request = CloudFormationCustomResourceRequest<Value, Value>;
 

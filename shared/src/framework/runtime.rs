@@ -8,13 +8,13 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use tracing::{Instrument, error, info, warn};
 
-use crate::deadline::Deadline;
-use crate::destination::Destinations;
-use crate::event::{self, Envelope, Request};
-use crate::properties::{digest, parse_lenient, parse_tolerant, parse_valid};
-use crate::resource::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
-use crate::response::{self, Answer, FAILED_CREATE_PREFIX, failed_create_id};
-use crate::sender::{Sender, redact};
+use super::deadline::Deadline;
+use super::destination::Destinations;
+use super::event::{self, Envelope, Request};
+use super::properties::{digest, parse_lenient, parse_tolerant, parse_valid};
+use super::resource::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
+use super::response::{self, Answer, FAILED_CREATE_PREFIX, failed_create_id};
+use super::sender::{Sender, redact};
 
 /// How long an aborted work task may take to unwind before the answer goes anyway.
 const ABORT_GRACE: Duration = Duration::from_millis(500);
@@ -140,7 +140,9 @@ impl<R: CustomResource> Handler<R> {
             .await
         {
             Ok(attempts) => info!(attempts, "response delivered"),
-            Err(error) => error!(error = %crate::error_chain(&error), "response NOT delivered"),
+            Err(error) => {
+                error!(error = %super::errors::error_chain(&error), "response NOT delivered")
+            }
         }
     }
 
@@ -182,7 +184,7 @@ async fn work<R: CustomResource>(
     request: Request,
     progress: &Progress,
 ) -> Result<Outcome, String> {
-    let failed = |e: R::Error| crate::error_chain(&e);
+    let failed = |e: R::Error| super::errors::error_chain(&e);
     match request {
         Request::Create(r) => {
             let request = Create {
@@ -250,7 +252,7 @@ async fn read_update<R: CustomResource>(
         resource.recorded_properties(&request).await.map_err(|e| {
             format!(
                 "this resource's record of its properties could not be read: {}",
-                crate::error_chain(&e)
+                super::errors::error_chain(&e)
             )
         })?
     };

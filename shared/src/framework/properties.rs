@@ -17,8 +17,10 @@ const RESERVED: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PropertyError {
     #[error("ResourceProperties must be an object of properties, got {0}")]
+    /// The properties are not a JSON object.
     NotAnObject(&'static str),
     #[error("{0}")]
+    /// A property is unknown, missing or has a bad value; the text names it.
     Invalid(String),
 }
 

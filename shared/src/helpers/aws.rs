@@ -1,0 +1,78 @@
+//! The AWS SDK configuration every function builds its clients from, with one retry policy,
+//! and AWS errors in the service's own words, for any of the SDKs.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Attempts per AWS call: throttling, 5xx, timeouts and connection errors are retried with
+/// jittered exponential backoff. The framework's work deadline bounds the whole, so a busy
+/// region costs time rather than a failed stack.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// Endpoints and region from the environment (`AWS_ENDPOINT_URL` for local runs), and the
+/// retry policy.
+pub async fn load_config() -> aws_types::SdkConfig {
+    let mut loader = aws_config::from_env();
+    // The CA bundle the response client read, rather than the system store read again.
+    if let Some(pem) = crate::trust_roots() {
+        match TlsContext::builder()
+            .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+            .build()
+        {
+            Ok(tls) => loader = loader.http_client(https_client(tls)),
+            Err(error) => {
+                tracing::warn!(%error, "the CA bundle is unusable; the system store applies")
+            }
+        }
+    }
+    loader
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(3)),
+        )
+        // A stalled answer is given up and retried, not waited on for the whole work time.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, proxies from the environment), but
+/// trusting `tls`.
+fn https_client(tls: TlsContext) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(tls.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+/// An AWS SDK error in the service's own words (`Code: message`), else its chain of causes.
+pub fn aws_error<E>(error: &E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => crate::error_chain(error),
+    }
+}

@@ -1,0 +1,7 @@
+//! Helpers beside the framework for what resources on AWS share: the SDK configuration and
+//! its errors, SecureString parameters owned by one resource, and passwords.
+
+pub mod aws;
+pub mod parameter_name;
+pub mod password;
+pub mod secure_parameter;
