@@ -68,14 +68,9 @@ async fn create_stores_a_tagged_secure_string_and_answers_no_echo() {
     assert_eq!(d["ParameterName"], name.as_str());
     assert_eq!(d["ParameterVersion"], "1");
     assert_eq!(d["KmsKeyArn"], key.as_str());
-    assert!(
-        d["ParameterArn"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("parameter{name}"))
-    );
-
     let stored = e.stored(&name).await.expect("parameter exists");
+    // Answered from what was written, without reading back: as SSM names it.
+    assert_eq!(d["ParameterArn"], stored.arn.as_deref().unwrap());
     assert_eq!(stored.r#type, Some(ParameterType::SecureString));
     assert_eq!(stored.value.as_deref(), Some(password));
     let described = e
@@ -706,4 +701,20 @@ async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file()
             assert!(r.reason().contains("KmsKeyId"), "{}", r.reason());
         }
     }
+}
+
+#[tokio::test]
+async fn a_stack_in_another_account_gets_the_arn_of_the_parameter_in_the_functions_account() {
+    let e = env().await;
+    let name = name();
+    let mut event = e.h.event("AdminPassword").create(json!({"ParameterName": name}));
+    event["StackId"] = json!(format!(
+        "arn:aws:cloudformation:us-east-1:999999999999:stack/elsewhere/{}",
+        unique()
+    ));
+    let r = e.invoke(event).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let stored = e.stored(&name).await.expect("parameter exists");
+    assert_eq!(data(&r)["ParameterArn"], stored.arn.as_deref().unwrap());
+    assert!(stored.arn.unwrap().contains(":123456789012:"));
 }

@@ -47,7 +47,7 @@ impl AdminPassword {
         &self,
         properties: &Properties,
         owner: &Owner,
-        record: &str,
+        (record, function_arn): (&str, &str),
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let (policy, key) = self.prepare(properties, false, progress).await?;
@@ -59,7 +59,7 @@ impl AdminPassword {
             .parameters
             .put_new(name, &password, &key, description, owner, record)
             .await?;
-        if let (Some(version), Some(arn)) = (written, parameter_arn(&owner.stack_id, name)) {
+        if let (Some(version), Some(arn)) = (written, parameter_arn(function_arn, name)) {
             return Ok(answer(name, &arn, version, &key, &password));
         }
         if written.is_none() && self.parameters.adopt_released(name, owner).await? {
@@ -156,9 +156,10 @@ impl CustomResource for AdminPassword {
             properties,
             owner,
             record,
+            function_arn,
             ..
         } = request;
-        self.create_parameter(&properties, &owner, &record, progress)
+        self.create_parameter(&properties, &owner, (&record, &function_arn), progress)
             .await
     }
 
@@ -174,6 +175,7 @@ impl CustomResource for AdminPassword {
             old_properties: old,
             record,
             rollback,
+            function_arn,
             ..
         } = request;
         let name = &new.parameter_name;
@@ -182,13 +184,13 @@ impl CustomResource for AdminPassword {
             progress.step(format!(
                 "replacing parameter {physical_resource_id} with {name}"
             ));
-            return self.create_parameter(&new, &owner, &record, progress).await;
+            return self.create_parameter(&new, &owner, (&record, &function_arn), progress).await;
         }
         let (policy, key) = self.prepare(&new, rollback, progress).await?;
         progress.step(format!("checking that parameter {name} is this resource's"));
         if !self.parameters.ensure_ours(name, &owner).await? {
             tracing::warn!(parameter = %name, "the parameter is gone; creating it anew");
-            return self.create_parameter(&new, &owner, &record, progress).await;
+            return self.create_parameter(&new, &owner, (&record, &function_arn), progress).await;
         }
         // Recorded before the change, so a rollback from a failure part-way is recognised.
         self.parameters.set_record(name, &record).await?;

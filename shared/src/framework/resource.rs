@@ -65,6 +65,8 @@ pub struct Create<P> {
     pub owner: Owner,
     /// CloudFormation's id of this request: the same when a request is delivered again.
     pub request_id: String,
+    /// The ARN the function was invoked as: its partition, region and account.
+    pub function_arn: String,
     /// The properties, parsed strictly and validated.
     pub properties: P,
     /// Keep this with what the Create makes, and give it back from
@@ -81,6 +83,8 @@ pub struct Update<P, E> {
     pub request_id: String,
     /// The id the resource answered last; answering another one replaces it.
     pub physical_resource_id: String,
+    /// The ARN the function was invoked as: its partition, region and account.
+    pub function_arn: String,
     /// The new properties, parsed strictly and validated (leniently in a rollback).
     pub properties: P,
     /// Keep this with the resource in place of the record it had, and give it back from
@@ -102,6 +106,7 @@ impl<E> Update<(), E> {
             owner: self.owner,
             request_id: self.request_id,
             physical_resource_id: self.physical_resource_id,
+            function_arn: self.function_arn,
             properties,
             record: self.record,
             old_properties: self.old_properties,

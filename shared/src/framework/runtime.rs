@@ -92,12 +92,19 @@ impl<R: CustomResource> Handler<R> {
             span.in_scope(|| error!(%reason, "refused: nothing done, nothing sent"));
             return;
         }
-        self.answer(event.payload, envelope, deadline)
+        let function_arn = event.context.invoked_function_arn.clone();
+        self.answer(event.payload, envelope, &function_arn, deadline)
             .instrument(span)
             .await;
     }
 
-    async fn answer(&self, payload: Value, envelope: Envelope, deadline: Deadline) {
+    async fn answer(
+        &self,
+        payload: Value,
+        envelope: Envelope,
+        function_arn: &str,
+        deadline: Deadline,
+    ) {
         info!(response_url = redact(&envelope.response_url), "received");
         // On a FAILED Create the marker id; otherwise the id CloudFormation knows.
         let fallback_id = match (
@@ -108,7 +115,10 @@ impl<R: CustomResource> Handler<R> {
             _ => failed_create_id(&envelope.echo.request_id),
         };
         let answer = match event::parse(payload) {
-            Ok(request) => self.dispatch(request, &fallback_id, deadline).await,
+            Ok(request) => {
+                self.dispatch(request, function_arn, &fallback_id, deadline)
+                    .await
+            }
             Err(reason) => Answer::failed(&fallback_id, reason),
         };
         match &answer {
@@ -146,7 +156,13 @@ impl<R: CustomResource> Handler<R> {
         }
     }
 
-    async fn dispatch(&self, request: Request, fallback_id: &str, deadline: Deadline) -> Answer {
+    async fn dispatch(
+        &self,
+        request: Request,
+        function_arn: &str,
+        fallback_id: &str,
+        deadline: Deadline,
+    ) -> Answer {
         if let Request::Delete(delete) = &request
             && delete
                 .physical_resource_id
@@ -166,8 +182,8 @@ impl<R: CustomResource> Handler<R> {
             deadline.work_end(),
         );
         let work = {
-            let progress = progress.clone();
-            async move { work(&*resource, request, &progress).await }
+            let (progress, function_arn) = (progress.clone(), function_arn.to_owned());
+            async move { work(&*resource, request, function_arn, &progress).await }
         };
         // The work's log lines carry the request's fields too.
         let task = tokio::spawn(work.instrument(tracing::Span::current()));
@@ -182,6 +198,7 @@ impl<R: CustomResource> Handler<R> {
 async fn work<R: CustomResource>(
     resource: &R,
     request: Request,
+    function_arn: String,
     progress: &Progress,
 ) -> Result<Outcome, String> {
     let failed = |e: R::Error| super::errors::error_chain(&e);
@@ -190,6 +207,7 @@ async fn work<R: CustomResource>(
             let request = Create {
                 owner: owner(&r.stack_id, &r.logical_resource_id),
                 request_id: r.request_id,
+                function_arn,
                 record: digest(Some(&r.resource_properties)),
                 properties: parse_valid(Some(r.resource_properties)).map_err(|e| e.to_string())?,
             };
@@ -200,6 +218,7 @@ async fn work<R: CustomResource>(
                 owner: owner(&r.stack_id, &r.logical_resource_id),
                 request_id: r.request_id,
                 physical_resource_id: r.physical_resource_id,
+                function_arn,
                 properties: (),
                 record: String::new(),
                 old_properties: parse_lenient(Some(r.old_resource_properties.clone())),
@@ -235,8 +254,8 @@ async fn work<R: CustomResource>(
 /// shows CloudFormation returning the resource to where it was: to the properties it is in,
 /// or from those to the ones it was in just before. Failing there would leave the stack in
 /// UPDATE_ROLLBACK_FAILED. The old properties join the record only when they pass today's
-/// checks, are in the record already, or the resource keeps no record yet (made before
-/// records were kept), so the record names nothing that was never accepted.
+/// checks or are in the record already, so the record names nothing that was never
+/// accepted.
 async fn read_update<R: CustomResource>(
     resource: &R,
     mut request: Update<(), R::ExistingProperties>,
@@ -246,21 +265,28 @@ async fn read_update<R: CustomResource>(
     let (new_digest, old_digest) = (digest(Some(&new)), digest(Some(&old)));
     let strict = parse_valid::<R::Properties>(Some(new.clone()));
     let old_valid = parse_valid::<R::Properties>(Some(old)).is_ok();
-    let recorded = if strict.is_ok() && old_valid {
-        None
-    } else {
-        resource.recorded_properties(&request).await.map_err(|e| {
-            format!(
-                "this resource's record of its properties could not be read: {}",
-                super::errors::error_chain(&e)
-            )
-        })?
+    let recorded = match (&strict, old_valid) {
+        (Ok(_), true) => None,
+        // Only to know whether the old properties were accepted once: not worth a FAILED.
+        (Ok(_), false) => resource
+            .recorded_properties(&request)
+            .await
+            .unwrap_or_else(|e| {
+                let reason = super::errors::error_chain(&e);
+                warn!(%reason, "this resource's record of its properties could not be read");
+                None
+            }),
+        (Err(_), _) => resource
+            .recorded_properties(&request)
+            .await
+            .map_err(|e| {
+                format!(
+                    "this resource's record of its properties could not be read: {}",
+                    super::errors::error_chain(&e)
+                )
+            })?,
     };
-    let record: Vec<&str> = recorded
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let record: Vec<&str> = recorded.as_deref().unwrap_or("").split_whitespace().collect();
     let (current, before) = (record.first().copied(), record.get(1).copied());
     let returning = Some(new_digest.as_str()) == current
         || (Some(new_digest.as_str()) == before && Some(old_digest.as_str()) == current);
@@ -273,7 +299,7 @@ async fn read_update<R: CustomResource>(
         }
         Err(invalid) => return Err(invalid.to_string()),
     };
-    let keep_old = old_valid || recorded.is_none() || record.contains(&old_digest.as_str());
+    let keep_old = old_valid || record.contains(&old_digest.as_str());
     request.record = if keep_old && old_digest != new_digest {
         format!("{new_digest} {old_digest}")
     } else {

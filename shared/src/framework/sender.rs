@@ -30,20 +30,27 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub fn new() -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder();
-        // The CA bundle read once for every client, rather than the system store again.
-        if let Some(pem) = super::trust::trust_roots() {
-            builder = builder.tls_certs_only(reqwest::Certificate::from_pem_bundle(pem)?);
+        // The CA certificates read once for every client, rather than the system store again.
+        if let Some(roots) = super::trust::trust_roots() {
+            let certificates = roots.der.iter().filter_map(|der| reqwest::Certificate::from_der(der).ok());
+            match Self::builder().tls_certs_only(certificates).build() {
+                Ok(client) => return Ok(Self { client }),
+                Err(error) => tracing::warn!(error = %super::errors::error_chain(&error), "the CA bundle is unusable; the system store applies"),
+            }
         }
-        let client = builder
+        Ok(Self {
+            client: Self::builder().build()?,
+        })
+    }
+
+    fn builder() -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             // Lambda freezes the process between invocations: a connection left idle may be
             // dead when the next answer goes out, so none is kept.
             .pool_max_idle_per_host(0)
             // The answer goes only where the destination check allowed it.
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { client })
     }
 
     /// PUTs `body` to `url` exactly as given. Returns the number of attempts on success.

@@ -20,16 +20,13 @@ pub const MAX_ATTEMPTS: u32 = 10;
 /// retry policy.
 pub async fn load_config() -> aws_types::SdkConfig {
     let mut loader = aws_config::from_env();
-    // The CA bundle the response client read, rather than the system store read again.
-    if let Some(pem) = crate::trust_roots() {
-        match TlsContext::builder()
-            .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
-            .build()
-        {
-            Ok(tls) => loader = loader.http_client(https_client(tls)),
-            Err(error) => {
-                tracing::warn!(%error, "the CA bundle is unusable; the system store applies")
-            }
+    // The CA certificates the response client uses (each one checked to parse), rather
+    // than the system store read again. Building the context cannot fail today; if it ever
+    // does, the SDK's own loading applies.
+    if let Some(roots) = crate::trust_roots() {
+        let trust = TrustStore::empty().with_pem_certificate(roots.pem.clone());
+        if let Ok(tls) = TlsContext::builder().with_trust_store(trust).build() {
+            loader = loader.http_client(https_client(tls));
         }
     }
     loader

@@ -533,10 +533,10 @@ impl SecureParameters {
     }
 }
 
-/// The ARN of parameter `name` in the stack's partition, region and account, as SSM gives
-/// it; `None` if the stack id is not an ARN.
-pub fn parameter_arn(stack_id: &str, name: &str) -> Option<String> {
-    let mut parts = stack_id.split(':');
+/// The ARN of parameter `name`, as SSM gives it, in the partition, region and account of
+/// `arn` (the function's own, where it writes); `None` if that is not an ARN.
+pub fn parameter_arn(arn: &str, name: &str) -> Option<String> {
+    let mut parts = arn.split(':');
     let (Some("arn"), Some(partition), Some(_), Some(region), Some(account)) = (
         parts.next(),
         parts.next(),
