@@ -22,6 +22,7 @@ pub use framework::response::{FAILED_CREATE_PREFIX, MAX_BODY_BYTES, MAX_PHYSICAL
 pub use framework::runtime::run;
 pub use framework::trust::{TrustRoots, trust_roots};
 pub use framework::{logging, properties};
+pub use framework::properties::Lenient;
 #[cfg(feature = "aws-helpers")]
 pub use helpers::{aws, parameter_name, password, secure_parameter};
 

@@ -2,11 +2,11 @@
 
 use shared::parameter_name::validate_name;
 use shared::password::{PasswordOptions, PasswordPolicy, Secret};
-use shared::secure_parameter::{Key, SecureParameters, parameter_arn};
+use shared::secure_parameter::{DEFAULT_KMS_KEY, Key, SecureParameters, parameter_arn};
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::error::Error;
-use crate::properties::{Existing, Properties};
+use crate::properties::{Properties, retain_on_delete};
 
 pub struct AdminPassword {
     parameters: SecureParameters,
@@ -143,7 +143,6 @@ fn answer(name: &str, arn: &str, version: i64, key: &Key, password: &Secret) -> 
 
 impl CustomResource for AdminPassword {
     type Properties = Properties;
-    type ExistingProperties = Existing;
     type Error = Error;
     const NO_ECHO: bool = true;
 
@@ -165,7 +164,7 @@ impl CustomResource for AdminPassword {
 
     async fn update(
         &self,
-        request: Update<Properties, Existing>,
+        request: Update<Properties>,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let Update {
@@ -195,11 +194,14 @@ impl CustomResource for AdminPassword {
         // Recorded before the change, so a rollback from a failure part-way is recognised.
         self.parameters.set_record(name, &record).await?;
         let description = new.description.as_deref();
-        if old.rotation_token != new.rotation_token {
-            let tokens = [old.rotation_token.as_deref(), new.rotation_token.as_deref()];
+        let old_token = old.get().and_then(|o| o.rotation_token.as_deref());
+        let old_key = old.get().map_or(DEFAULT_KMS_KEY, Properties::kms_key_id);
+        let old_description = old.get().and_then(|o| o.description.as_deref());
+        if old_token != new.rotation_token.as_deref() {
+            let tokens = [old_token, new.rotation_token.as_deref()];
             self.rotate(name, &policy, &key, tokens, description, progress)
                 .await?;
-        } else if old.kms_key_id() != new.kms_key_id() || old.description != new.description {
+        } else if old_key != new.kms_key_id() || old_description != description {
             progress.step(format!(
                 "re-encrypting {name} with the new key or description"
             ));
@@ -214,16 +216,16 @@ impl CustomResource for AdminPassword {
 
     async fn recorded_properties(
         &self,
-        request: &Update<(), Existing>,
+        request: &Update<(), Properties>,
     ) -> Result<Option<String>, Error> {
         // No check of the name: one refused today must still find its record.
         let name = &request.physical_resource_id;
         Ok(self.parameters.record(name, &request.owner, None).await?)
     }
 
-    async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {
+    async fn delete(&self, request: Delete<Properties>, progress: &Progress) -> Result<(), Error> {
         let name = &request.physical_resource_id;
-        if request.properties.retain_on_delete() {
+        if retain_on_delete(&request.properties) {
             progress.step(format!("retaining parameter {name} (RetainOnDelete)"));
             // Released for a later deployment of this stack; a failure keeps it all the same.
             if validate_name("ParameterName", name).is_ok()

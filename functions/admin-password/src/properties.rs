@@ -3,11 +3,13 @@
 use serde::Deserialize;
 use shared::parameter_name::validate_name;
 use shared::password::PasswordPolicy;
-use shared::properties::{PropertyError, Validate, lenient_string, optional_boolean};
+use shared::Lenient;
+use shared::properties::{PropertyError, Validate, optional_boolean};
 use shared::secure_parameter::DEFAULT_KMS_KEY;
 
 shared::with_password_properties! {
-    /// Create and Update: every name checked, strings accepted for numbers and booleans.
+    /// Every name checked, strings accepted for numbers and booleans; read leniently on
+    /// Delete and as an Update's old properties.
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "PascalCase", deny_unknown_fields)]
     pub struct Properties {
@@ -18,9 +20,7 @@ shared::with_password_properties! {
         pub description: Option<String>,
         #[serde(default)]
         pub rotation_token: Option<String>,
-        /// Checked here so a typo fails the Create; acted on at Delete, from [`Existing`].
         #[serde(default, deserialize_with = "optional_boolean")]
-        #[allow(dead_code)]
         pub retain_on_delete: Option<bool>,
     }
 }
@@ -40,31 +40,13 @@ impl Properties {
     }
 }
 
-/// Delete and Update's old properties: only what those need, read leniently.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Existing {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub kms_key_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub rotation_token: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub retain_on_delete: Option<String>,
-}
-
-impl Existing {
-    /// Only an absent or explicit "false" deletes: a value that no longer parses keeps the
-    /// parameter, as losing a password is worse than leaving one behind.
-    pub fn retain_on_delete(&self) -> bool {
-        self.retain_on_delete
-            .as_deref()
-            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("false"))
-    }
-
-    pub fn kms_key_id(&self) -> &str {
-        self.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
+/// Only an absent or explicit `false` deletes: a value that no longer parses, or properties
+/// that no longer parse at all, keep the parameter, as losing a password is worse than
+/// leaving one behind.
+pub fn retain_on_delete(properties: &Lenient<Properties>) -> bool {
+    match properties.get() {
+        Some(p) if !properties.dropped("RetainOnDelete") => p.retain_on_delete == Some(true),
+        _ => true,
     }
 }
 
@@ -100,13 +82,13 @@ mod tests {
 
     #[test]
     fn retain_unless_explicitly_false_or_absent() {
-        let e: Existing = parse_lenient(Some(json!({})));
-        assert!(!e.retain_on_delete());
-        let e: Existing = parse_lenient(Some(json!({"RetainOnDelete": "False"})));
-        assert!(!e.retain_on_delete());
+        let read = |v: serde_json::Value| retain_on_delete(&parse_lenient(Some(v)));
+        assert!(!read(json!({"ParameterName": "/p"})));
+        assert!(!read(json!({"ParameterName": "/p", "RetainOnDelete": "False"})));
         for v in [json!("true"), json!(true), json!("maybe")] {
-            let e: Existing = parse_lenient(Some(json!({"RetainOnDelete": v})));
-            assert!(e.retain_on_delete(), "{v}");
+            assert!(read(json!({"ParameterName": "/p", "RetainOnDelete": v})), "{v}");
         }
+        // Properties that no longer parse at all keep it too.
+        assert!(read(json!({"RetainOnDelete": "false"})));
     }
 }

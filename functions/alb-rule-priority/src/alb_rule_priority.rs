@@ -11,7 +11,7 @@ use crate::choice;
 use crate::error::Error;
 use crate::ledger::{Claim, Ledger, owner_value};
 use crate::listener;
-use crate::properties::{Allocation, Existing, Properties};
+use crate::properties::{Allocation, Properties};
 
 pub struct AlbRulePriority {
     elb: Client,
@@ -149,7 +149,6 @@ impl AlbRulePriority {
 
 impl CustomResource for AlbRulePriority {
     type Properties = Properties;
-    type ExistingProperties = Existing;
     type Error = Error;
     // A Create may fail after its claim was applied (the answer lost, the time up): its
     // Delete releases what this owner holds on the listener.
@@ -178,7 +177,7 @@ impl CustomResource for AlbRulePriority {
     /// its priorities); otherwise the priorities that still fit are kept, so rules never move.
     async fn update(
         &self,
-        request: Update<Properties, Existing>,
+        request: Update<Properties>,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let in_place = physical_id(&request.properties.listener_arn, &request.owner)
@@ -206,7 +205,7 @@ impl CustomResource for AlbRulePriority {
 
     async fn recorded_properties(
         &self,
-        request: &Update<(), Existing>,
+        request: &Update<(), Properties>,
     ) -> Result<Option<String>, Error> {
         let Some((listener, _)) = request.physical_resource_id.rsplit_once('#') else {
             return Ok(None);
@@ -216,8 +215,9 @@ impl CustomResource for AlbRulePriority {
             .await
     }
 
-    async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {
-        let listener = request.properties.listener_arn.clone().or_else(|| {
+    async fn delete(&self, request: Delete<Properties>, progress: &Progress) -> Result<(), Error> {
+        let listener = request.properties.get().map(|p| p.listener_arn.clone());
+        let listener = listener.or_else(|| {
             request
                 .physical_resource_id
                 .rsplit_once('#')

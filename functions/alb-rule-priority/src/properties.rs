@@ -3,7 +3,7 @@
 use std::ops::RangeInclusive;
 
 use serde::Deserialize;
-use shared::properties::{PropertyError, Validate, lenient_string, optional_number};
+use shared::properties::{PropertyError, Validate, optional_number};
 
 use crate::choice::Placement;
 
@@ -106,13 +106,6 @@ impl Properties {
     }
 }
 
-/// Delete and Update's old properties: only the listener is needed.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Existing {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub listener_arn: Option<String>,
-}
 
 #[cfg(test)]
 mod tests {

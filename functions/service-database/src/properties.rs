@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use shared::parameter_name::validate_name;
 use shared::password::PasswordPolicy;
-use shared::properties::{PropertyError, Validate, lenient_string};
+use shared::Lenient;
+use shared::properties::{PropertyError, Validate};
 
 use crate::identifiers;
 use shared::secure_parameter::DEFAULT_KMS_KEY;
@@ -20,7 +21,8 @@ pub enum OnDelete {
 }
 
 shared::with_password_properties! {
-    /// Create and Update: every name checked, strings accepted for numbers.
+    /// Every name checked, strings accepted for numbers; read leniently on Delete and as
+    /// an Update's old properties.
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "PascalCase", deny_unknown_fields)]
     pub struct Properties {
@@ -34,9 +36,7 @@ shared::with_password_properties! {
         pub kms_key_id: Option<String>,
         #[serde(default)]
         pub rotation_token: Option<String>,
-        /// Checked here so a typo fails the Create; acted on at Delete, from [`Existing`].
         #[serde(default)]
-        #[allow(dead_code)]
         pub on_delete: Option<OnDelete>,
     }
 }
@@ -65,65 +65,22 @@ impl Properties {
     /// The PhysicalResourceId: a new one whenever Cluster, DatabaseName, RoleName or
     /// PasswordParameterName change.
     pub fn physical_id(&self) -> String {
-        physical_id(
+        format!(
+            "{}@{}/{}#{}",
             self.role(),
-            &self.cluster,
-            &self.database_name,
-            &self.password_parameter_name,
+            self.cluster,
+            self.database_name,
+            self.password_parameter_name
         )
     }
 }
 
-fn physical_id(role: &str, cluster: &str, database: &str, parameter: &str) -> String {
-    format!("{role}@{cluster}/{database}#{parameter}")
-}
-
-/// Delete and Update's old properties, read leniently.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Existing {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub cluster: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub database_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub password_parameter_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub kms_key_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub rotation_token: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub on_delete: Option<String>,
-}
-
-impl Existing {
-    /// The PhysicalResourceId these properties give, if they still name everything.
-    pub fn physical_id(&self) -> Option<String> {
-        Some(physical_id(
-            self.role()?,
-            self.cluster.as_deref()?,
-            self.database_name.as_deref()?,
-            self.password_parameter_name.as_deref()?,
-        ))
-    }
-
-    /// Only an explicit `Drop` removes anything.
-    pub fn on_delete(&self) -> OnDelete {
-        match self.on_delete.as_deref().map(str::trim) {
-            Some(v) if v.eq_ignore_ascii_case("drop") => OnDelete::Drop,
-            _ => OnDelete::Retain,
-        }
-    }
-
-    pub fn kms_key_id(&self) -> &str {
-        self.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
-    }
-
-    pub fn role(&self) -> Option<&str> {
-        self.role_name.as_deref().or(self.database_name.as_deref())
-    }
+/// Only an explicit `Drop` removes anything: properties that no longer say, keep.
+pub fn on_delete(properties: &Lenient<Properties>) -> OnDelete {
+    properties
+        .get()
+        .and_then(|p| p.on_delete)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -182,15 +139,25 @@ mod tests {
 
     #[test]
     fn only_an_explicit_drop_drops() {
-        let e: Existing = parse_lenient(Some(json!({"OnDelete": "Drop"})));
-        assert_eq!(e.on_delete(), OnDelete::Drop);
-        for v in [
+        let with = |changes: serde_json::Value| {
+            let mut v = minimal();
+            for (name, value) in changes.as_object().unwrap() {
+                v[name] = value.clone();
+            }
+            on_delete(&parse_lenient(Some(v)))
+        };
+        assert_eq!(with(json!({"OnDelete": "Drop"})), OnDelete::Drop);
+        for changes in [
             json!({}),
             json!({"OnDelete": "Retain"}),
             json!({"OnDelete": "drop it"}),
         ] {
-            let e: Existing = parse_lenient(Some(v));
-            assert_eq!(e.on_delete(), OnDelete::Retain);
+            assert_eq!(with(changes), OnDelete::Retain);
         }
+        // Properties that no longer parse at all keep everything.
+        assert_eq!(
+            on_delete(&parse_lenient(Some(json!({"OnDelete": "Drop"})))),
+            OnDelete::Retain
+        );
     }
 }

@@ -3,9 +3,9 @@
 use shared::parameter_name::validate_name;
 use shared::password::{PasswordOptions, PasswordPolicy, Secret};
 use shared::properties::shorten;
-use shared::secure_parameter::{Key, SecureParameters};
+use shared::secure_parameter::{DEFAULT_KMS_KEY, Key, SecureParameters};
 use shared::{
-    Create, CustomResource, Delete, FAILED_CREATE_PREFIX, Outcome, Owner, Progress, Update,
+    Create, CustomResource, Delete, Lenient, FAILED_CREATE_PREFIX, Outcome, Owner, Progress, Update,
 };
 
 use crate::admin_credentials::AdminCredentials;
@@ -13,7 +13,7 @@ use crate::cluster::{self, Cluster};
 use crate::error::Error;
 use crate::identifiers;
 use crate::profile::{Profile, Profiles};
-use crate::properties::{Existing, MAX_PHYSICAL_ID, OnDelete, Properties};
+use crate::properties::{MAX_PHYSICAL_ID, OnDelete, Properties, on_delete};
 
 pub struct ServiceDatabase {
     parameters: SecureParameters,
@@ -417,18 +417,18 @@ impl ServiceDatabase {
     /// the properties name nothing this resource could have created.
     async fn cluster_for_delete<'r>(
         &self,
-        request: &'r Delete<Existing>,
+        request: &'r Delete<Properties>,
         progress: &Progress,
     ) -> Result<Option<(Cluster, &'r str, &'r str)>, Error> {
-        let properties = &request.properties;
-        let (Some(cluster_name), Some(database), Some(role)) = (
-            properties.cluster.as_deref(),
-            properties.database_name.as_deref(),
-            properties.role(),
-        ) else {
+        let Some(properties) = request.properties.get() else {
             tracing::warn!("the properties no longer say where the database is; nothing done");
             return Ok(None);
         };
+        let (cluster_name, database, role) = (
+            properties.cluster.as_str(),
+            properties.database_name.as_str(),
+            properties.role(),
+        );
         if identifiers::database(database).is_err()
             || identifiers::role(role).is_err()
             || self.profiles.check_name(cluster_name).is_err()
@@ -451,7 +451,7 @@ impl ServiceDatabase {
     /// A Delete that retains: marks what this generation uses as released by this stack
     /// name and logical id, so that a later deployment of the same stack can adopt it and
     /// nobody else can.
-    async fn release(&self, request: &Delete<Existing>, progress: &Progress) -> Result<(), Error> {
+    async fn release(&self, request: &Delete<Properties>, progress: &Progress) -> Result<(), Error> {
         let (owner, id) = (&request.owner, &request.physical_resource_id);
         if let Some(name) = parameter_name(&request.properties) {
             self.parameters.release(name, owner, Some(id)).await?;
@@ -538,7 +538,6 @@ impl ServiceDatabase {
 
 impl CustomResource for ServiceDatabase {
     type Properties = Properties;
-    type ExistingProperties = Existing;
     type Error = Error;
     // A Create stopped at the deadline cannot take its work back: its Delete does.
     const CLEANS_UP_FAILED_CREATES: bool = true;
@@ -573,10 +572,10 @@ impl CustomResource for ServiceDatabase {
 
     async fn update(
         &self,
-        request: Update<Properties, Existing>,
+        request: Update<Properties>,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
-        let (new, old) = (&request.properties, &request.old_properties);
+        let (new, old) = (&request.properties, request.old_properties.get());
         let physical_id = new.physical_id();
         // A new Cluster, DatabaseName, RoleName or PasswordParameterName is a new physical
         // id: a replacement.
@@ -595,14 +594,13 @@ impl CustomResource for ServiceDatabase {
             properties: new,
             owner: &request.owner,
             physical_id,
-            rotate: old.rotation_token != new.rotation_token,
-            old_token: old.rotation_token.clone(),
-            rewrite_key: old.kms_key_id() != new.kms_key_id(),
+            rotate: old.and_then(|o| o.rotation_token.as_ref()) != new.rotation_token.as_ref(),
+            old_token: old.and_then(|o| o.rotation_token.clone()),
+            rewrite_key: old.map_or(DEFAULT_KMS_KEY, Properties::kms_key_id) != new.kms_key_id(),
             // Its password carries over; the parameter itself goes in CloudFormation's
             // cleanup Delete of the old physical id, once nothing reads it any more.
             previous_parameter: old
-                .password_parameter_name
-                .clone()
+                .map(|o| o.password_parameter_name.clone())
                 .filter(|previous| *previous != new.password_parameter_name),
             record: &request.record,
             // Names that are new are checked whatever: leniency is for what is in place.
@@ -614,7 +612,7 @@ impl CustomResource for ServiceDatabase {
     /// The record is kept with the parameter, for the generation that uses it now.
     async fn recorded_properties(
         &self,
-        request: &Update<(), Existing>,
+        request: &Update<(), Properties>,
     ) -> Result<Option<String>, Error> {
         let id = &request.physical_resource_id;
         // No check of the name: one refused today must still find its record.
@@ -627,7 +625,7 @@ impl CustomResource for ServiceDatabase {
             .await?)
     }
 
-    async fn delete(&self, request: Delete<Existing>, progress: &Progress) -> Result<(), Error> {
+    async fn delete(&self, request: Delete<Properties>, progress: &Progress) -> Result<(), Error> {
         if !request
             .physical_resource_id
             .starts_with(FAILED_CREATE_PREFIX)
@@ -637,7 +635,7 @@ impl CustomResource for ServiceDatabase {
         // A Create that could not take back its work (stopped at the deadline, say): what it
         // made carries the id it meant to answer, so the Delete goes by that one. Best effort:
         // a Create that failed for a missing profile or a bad name must stay deletable.
-        let Some(intended) = request.properties.physical_id() else {
+        let Some(intended) = request.properties.get().map(Properties::physical_id) else {
             return Ok(());
         };
         progress.step(format!("cleaning up after the failed Create of {intended}"));
@@ -656,10 +654,10 @@ impl ServiceDatabase {
     /// Deletes (or, with Retain, releases) what the generation `physical_resource_id` uses.
     async fn delete_generation(
         &self,
-        request: Delete<Existing>,
+        request: Delete<Properties>,
         progress: &Progress,
     ) -> Result<(), Error> {
-        if request.properties.on_delete() == OnDelete::Retain {
+        if on_delete(&request.properties) == OnDelete::Retain {
             progress.step("retaining the database, role and parameter (OnDelete: Retain)");
             if let Err(error) = self.release(&request, progress).await {
                 tracing::warn!(error = %error, "kept, but not marked as released: a new deployment of this stack cannot adopt them");
@@ -698,9 +696,9 @@ impl ServiceDatabase {
 }
 
 /// The parameter a Delete's properties name, if it could be one of ours.
-fn parameter_name(properties: &Existing) -> Option<&str> {
+fn parameter_name(properties: &Lenient<Properties>) -> Option<&str> {
     properties
-        .password_parameter_name
-        .as_deref()
+        .get()
+        .map(|p| p.password_parameter_name.as_str())
         .filter(|name| validate_name("PasswordParameterName", name).is_ok())
 }

@@ -48,15 +48,37 @@ pub fn parse_strict<P: DeserializeOwned>(properties: Option<Value>) -> Result<P,
     into_map(properties).and_then(deserialize)
 }
 
-/// Parses Delete properties and Update's old properties: unknown names are ignored, and
-/// properties that no longer parse give `P::default()`, so a stack always stays deletable.
-pub fn parse_lenient<P: DeserializeOwned + Default>(properties: Option<Value>) -> P {
-    match into_map(properties).and_then(deserialize) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            tracing::warn!(%error, "existing properties do not parse; using defaults");
-            P::default()
-        }
+/// Properties read leniently: a Delete's, and an Update's old ones. A stack must stay
+/// deletable whatever they say, so this never fails.
+#[derive(Debug)]
+pub struct Lenient<P> {
+    properties: Option<P>,
+    dropped: Vec<String>,
+}
+
+impl<P> Lenient<P> {
+    /// What still parses; `None` when even a tolerant read fails (a required property
+    /// missing, or not an object at all).
+    pub fn get(&self) -> Option<&P> {
+        self.properties.as_ref()
+    }
+
+    /// Whether `name` was given but is no longer known or no longer parses.
+    pub fn dropped(&self, name: &str) -> bool {
+        self.dropped.iter().any(|d| d == name)
+    }
+}
+
+/// Reads Delete properties and Update's old properties with the same type as Create's: as
+/// [`parse_tolerant`], never failing.
+pub fn parse_lenient<P: DeserializeOwned>(properties: Option<Value>) -> Lenient<P> {
+    let (parsed, dropped) = tolerant(properties);
+    if let Err(error) = &parsed {
+        tracing::warn!(%error, "existing properties do not parse; read as none");
+    }
+    Lenient {
+        properties: parsed.ok(),
+        dropped,
     }
 }
 
@@ -78,10 +100,21 @@ fn into_map(properties: Option<Value>) -> Result<Map<String, Value>, PropertyErr
 /// dropped, and so are values that no longer parse, which then take their defaults. A
 /// required property that is missing still fails.
 pub fn parse_tolerant<P: DeserializeOwned>(properties: Option<Value>) -> Result<P, PropertyError> {
-    let mut map = into_map(properties)?;
+    tolerant(properties).0
+}
+
+/// The tolerant read, and the names it dropped.
+fn tolerant<P: DeserializeOwned>(
+    properties: Option<Value>,
+) -> (Result<P, PropertyError>, Vec<String>) {
+    let mut dropped = Vec::new();
+    let mut map = match into_map(properties) {
+        Ok(map) => map,
+        Err(error) => return (Err(error), dropped),
+    };
     loop {
         let error = match serde_path_to_error::deserialize(Value::Object(map.clone())) {
-            Ok(parsed) => return Ok(parsed),
+            Ok(parsed) => return (Ok(parsed), dropped),
             Err(error) => error,
         };
         let culprit = match error.path().iter().next() {
@@ -90,8 +123,11 @@ pub fn parse_tolerant<P: DeserializeOwned>(properties: Option<Value>) -> Result<
             _ => unknown_name(&error.inner().to_string()),
         };
         match culprit.and_then(|key| map.remove(&key).map(|_| key)) {
-            Some(key) => tracing::warn!(property = %key, "no longer valid; read as absent"),
-            None => return Err(property_error(error)),
+            Some(key) => {
+                tracing::warn!(property = %key, "no longer valid; read as absent");
+                dropped.push(key);
+            }
+            None => return (Err(property_error(error)), dropped),
         }
     }
 }
@@ -372,10 +408,14 @@ mod tests {
     }
 
     #[test]
-    fn lenient_parse_never_fails() {
-        let p: Props = parse_lenient(Some(json!({"Length": "nope", "Other": 1})));
-        assert_eq!(p.name, "");
-        let p: Props = parse_lenient(Some(json!("not an object")));
-        assert_eq!(p.length, None);
+    fn lenient_parse_never_fails_and_says_what_it_dropped() {
+        let p: Lenient<Props> =
+            parse_lenient(Some(json!({"Name": "a", "Length": "nope", "Other": 1})));
+        assert_eq!(p.get().map(|p| (p.name.as_str(), p.length)), Some(("a", None)));
+        assert!(p.dropped("Length") && p.dropped("Other") && !p.dropped("Name"));
+        let p: Lenient<Props> = parse_lenient(Some(json!({"Length": "3"})));
+        assert!(p.get().is_none());
+        let p: Lenient<Props> = parse_lenient(Some(json!("not an object")));
+        assert!(p.get().is_none());
     }
 }

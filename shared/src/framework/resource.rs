@@ -76,7 +76,7 @@ pub struct Create<P> {
 
 #[derive(Debug)]
 /// An Update request: new properties checked, old ones read leniently.
-pub struct Update<P, E> {
+pub struct Update<P, O = P> {
     /// Whose resource this is.
     pub owner: Owner,
     /// CloudFormation's id of this request.
@@ -92,7 +92,7 @@ pub struct Update<P, E> {
     /// in, and those it was in before.
     pub record: String,
     /// The properties as they were, read leniently.
-    pub old_properties: E,
+    pub old_properties: Lenient<O>,
     /// Set when `properties` fail today's checks but are ones this resource was in (by
     /// [`CustomResource::recorded_properties`]): CloudFormation is rolling back to them, and
     /// they were read leniently. Skip checks that may have been tightened since; do not fail
@@ -100,8 +100,8 @@ pub struct Update<P, E> {
     pub rollback: bool,
 }
 
-impl<E> Update<(), E> {
-    pub(crate) fn with_properties<P>(self, properties: P) -> Update<P, E> {
+impl<O> Update<(), O> {
+    pub(crate) fn with_properties<P>(self, properties: P) -> Update<P, O> {
         Update {
             owner: self.owner,
             request_id: self.request_id,
@@ -117,7 +117,7 @@ impl<E> Update<(), E> {
 
 #[derive(Debug)]
 /// A Delete request: it never fails on its properties.
-pub struct Delete<E> {
+pub struct Delete<P> {
     /// Whose resource this is.
     pub owner: Owner,
     /// CloudFormation's id of this request.
@@ -125,7 +125,7 @@ pub struct Delete<E> {
     /// The id of what to delete.
     pub physical_resource_id: String,
     /// Read leniently: a stack must stay deletable whatever its properties say.
-    pub properties: E,
+    pub properties: Lenient<P>,
 }
 
 /// What a successful Create or Update returns.
@@ -208,12 +208,11 @@ impl Progress {
 /// A custom resource: typed properties in, an [`Outcome`] out. Everything else — parsing,
 /// deadline, panics, the response — is the framework's.
 pub trait CustomResource: Send + Sync + 'static {
-    /// Properties for Create and Update. Parsed strictly: unknown names are rejected, and the
-    /// `properties` helpers accept CloudFormation's strings for numbers and booleans.
-    type Properties: DeserializeOwned + Validate + Send + 'static;
-    /// Properties read on Delete and as Update's old properties. Parsed leniently: unknown
-    /// names ignored, and if they do not parse at all the default is used.
-    type ExistingProperties: DeserializeOwned + Default + Send + Sync + 'static;
+    /// The properties, declared once. Create's and Update's are parsed strictly (unknown
+    /// names rejected, [`Validate`] run; the `properties` helpers accept CloudFormation's
+    /// strings for numbers and booleans). Delete's and an Update's old ones are read
+    /// leniently into a [`Lenient`], so a stack always stays deletable.
+    type Properties: DeserializeOwned + Validate + Send + Sync + 'static;
     /// What can go wrong; its text (with its causes) becomes the FAILED reason.
     type Error: std::error::Error + Send + Sync + 'static;
 
@@ -232,7 +231,7 @@ pub trait CustomResource: Send + Sync + 'static {
     /// a record (the default) such an Update fails like any other invalid one.
     fn recorded_properties(
         &self,
-        request: &Update<(), Self::ExistingProperties>,
+        request: &Update<(), Self::Properties>,
     ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
         let _ = request;
         async { Ok(None) }
@@ -248,14 +247,14 @@ pub trait CustomResource: Send + Sync + 'static {
     /// Changes the resource; a new id in the outcome makes it a replacement.
     fn update(
         &self,
-        request: Update<Self::Properties, Self::ExistingProperties>,
+        request: Update<Self::Properties>,
         progress: &Progress,
     ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
 
     /// Deletes the resource; something already gone is a success.
     fn delete(
         &self,
-        request: Delete<Self::ExistingProperties>,
+        request: Delete<Self::Properties>,
         progress: &Progress,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }

@@ -258,10 +258,10 @@ async fn work<R: CustomResource>(
 /// accepted.
 async fn read_update<R: CustomResource>(
     resource: &R,
-    mut request: Update<(), R::ExistingProperties>,
+    mut request: Update<(), R::Properties>,
     new: Value,
     old: Value,
-) -> Result<Update<R::Properties, R::ExistingProperties>, String> {
+) -> Result<Update<R::Properties>, String> {
     let (new_digest, old_digest) = (digest(Some(&new)), digest(Some(&old)));
     let strict = parse_valid::<R::Properties>(Some(new.clone()));
     let old_valid = parse_valid::<R::Properties>(Some(old)).is_ok();

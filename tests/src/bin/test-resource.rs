@@ -46,13 +46,6 @@ fn keep_record(record: &str) {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Existing {
-    #[serde(default)]
-    behavior: Option<String>,
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("the test resource was told to fail")]
 struct Told;
@@ -85,7 +78,6 @@ impl TestResource {
 
 impl CustomResource for TestResource {
     type Properties = Properties;
-    type ExistingProperties = Existing;
     type Error = Told;
 
     async fn create(
@@ -99,7 +91,7 @@ impl CustomResource for TestResource {
 
     async fn update(
         &self,
-        request: Update<Properties, Existing>,
+        request: Update<Properties>,
         progress: &Progress,
     ) -> Result<Outcome, Told> {
         keep_record(&request.record);
@@ -113,15 +105,15 @@ impl CustomResource for TestResource {
 
     async fn recorded_properties(
         &self,
-        _request: &Update<(), Existing>,
+        _request: &Update<(), Properties>,
     ) -> Result<Option<String>, Told> {
         Ok(std::env::var("TEST_RESOURCE_RECORD_FILE")
             .ok()
             .and_then(|file| std::fs::read_to_string(file).ok()))
     }
 
-    async fn delete(&self, request: Delete<Existing>, _progress: &Progress) -> Result<(), Told> {
-        match request.properties.behavior.as_deref() {
+    async fn delete(&self, request: Delete<Properties>, _progress: &Progress) -> Result<(), Told> {
+        match request.properties.get().map(|p| p.behavior.as_str()) {
             Some("panic") => panic!("delete was called"),
             Some("error") => Err(Told),
             _ => Ok(()),
