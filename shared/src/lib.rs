@@ -15,6 +15,7 @@ mod helpers;
 
 pub use framework::destination::ALLOWED_RESPONSE_HOSTS;
 pub use framework::errors::error_chain;
+pub use framework::properties::Lenient;
 pub use framework::resource::{
     Create, CustomResource, Delete, Outcome, Owner, Progress, Update, utc_now,
 };
@@ -22,7 +23,6 @@ pub use framework::response::{FAILED_CREATE_PREFIX, MAX_BODY_BYTES, MAX_PHYSICAL
 pub use framework::runtime::run;
 pub use framework::trust::{TrustRoots, trust_roots};
 pub use framework::{logging, properties};
-pub use framework::properties::Lenient;
 #[cfg(feature = "aws-helpers")]
 pub use helpers::{aws, parameter_name, password, secure_parameter};
 

@@ -707,7 +707,9 @@ async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file()
 async fn a_stack_in_another_account_gets_the_arn_of_the_parameter_in_the_functions_account() {
     let e = env().await;
     let name = name();
-    let mut event = e.h.event("AdminPassword").create(json!({"ParameterName": name}));
+    let mut event =
+        e.h.event("AdminPassword")
+            .create(json!({"ParameterName": name}));
     event["StackId"] = json!(format!(
         "arn:aws:cloudformation:us-east-1:999999999999:stack/elsewhere/{}",
         unique()

@@ -183,13 +183,17 @@ impl CustomResource for AdminPassword {
             progress.step(format!(
                 "replacing parameter {physical_resource_id} with {name}"
             ));
-            return self.create_parameter(&new, &owner, (&record, &function_arn), progress).await;
+            return self
+                .create_parameter(&new, &owner, (&record, &function_arn), progress)
+                .await;
         }
         let (policy, key) = self.prepare(&new, rollback, progress).await?;
         progress.step(format!("checking that parameter {name} is this resource's"));
         if !self.parameters.ensure_ours(name, &owner).await? {
             tracing::warn!(parameter = %name, "the parameter is gone; creating it anew");
-            return self.create_parameter(&new, &owner, (&record, &function_arn), progress).await;
+            return self
+                .create_parameter(&new, &owner, (&record, &function_arn), progress)
+                .await;
         }
         // Recorded before the change, so a rollback from a failure part-way is recognised.
         self.parameters.set_record(name, &record).await?;

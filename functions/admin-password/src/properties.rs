@@ -1,9 +1,9 @@
 //! The resource's properties, as CloudFormation sends them.
 
 use serde::Deserialize;
+use shared::Lenient;
 use shared::parameter_name::validate_name;
 use shared::password::PasswordPolicy;
-use shared::Lenient;
 use shared::properties::{PropertyError, Validate, optional_boolean};
 use shared::secure_parameter::DEFAULT_KMS_KEY;
 
@@ -84,9 +84,14 @@ mod tests {
     fn retain_unless_explicitly_false_or_absent() {
         let read = |v: serde_json::Value| retain_on_delete(&parse_lenient(Some(v)));
         assert!(!read(json!({"ParameterName": "/p"})));
-        assert!(!read(json!({"ParameterName": "/p", "RetainOnDelete": "False"})));
+        assert!(!read(
+            json!({"ParameterName": "/p", "RetainOnDelete": "False"})
+        ));
         for v in [json!("true"), json!(true), json!("maybe")] {
-            assert!(read(json!({"ParameterName": "/p", "RetainOnDelete": v})), "{v}");
+            assert!(
+                read(json!({"ParameterName": "/p", "RetainOnDelete": v})),
+                "{v}"
+            );
         }
         // Properties that no longer parse at all keep it too.
         assert!(read(json!({"RetainOnDelete": "false"})));

@@ -106,7 +106,6 @@ impl Properties {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,9 @@
 //! admin logs in come from the cluster's profile, never from here.
 
 use serde::Deserialize;
+use shared::Lenient;
 use shared::parameter_name::validate_name;
 use shared::password::PasswordPolicy;
-use shared::Lenient;
 use shared::properties::{PropertyError, Validate};
 
 use crate::identifiers;

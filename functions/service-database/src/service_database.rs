@@ -5,7 +5,7 @@ use shared::password::{PasswordOptions, PasswordPolicy, Secret};
 use shared::properties::shorten;
 use shared::secure_parameter::{DEFAULT_KMS_KEY, Key, SecureParameters};
 use shared::{
-    Create, CustomResource, Delete, Lenient, FAILED_CREATE_PREFIX, Outcome, Owner, Progress, Update,
+    Create, CustomResource, Delete, FAILED_CREATE_PREFIX, Lenient, Outcome, Owner, Progress, Update,
 };
 
 use crate::admin_credentials::AdminCredentials;
@@ -451,7 +451,11 @@ impl ServiceDatabase {
     /// A Delete that retains: marks what this generation uses as released by this stack
     /// name and logical id, so that a later deployment of the same stack can adopt it and
     /// nobody else can.
-    async fn release(&self, request: &Delete<Properties>, progress: &Progress) -> Result<(), Error> {
+    async fn release(
+        &self,
+        request: &Delete<Properties>,
+        progress: &Progress,
+    ) -> Result<(), Error> {
         let (owner, id) = (&request.owner, &request.physical_resource_id);
         if let Some(name) = parameter_name(&request.properties) {
             self.parameters.release(name, owner, Some(id)).await?;

@@ -411,7 +411,10 @@ mod tests {
     fn lenient_parse_never_fails_and_says_what_it_dropped() {
         let p: Lenient<Props> =
             parse_lenient(Some(json!({"Name": "a", "Length": "nope", "Other": 1})));
-        assert_eq!(p.get().map(|p| (p.name.as_str(), p.length)), Some(("a", None)));
+        assert_eq!(
+            p.get().map(|p| (p.name.as_str(), p.length)),
+            Some(("a", None))
+        );
         assert!(p.dropped("Length") && p.dropped("Other") && !p.dropped("Name"));
         let p: Lenient<Props> = parse_lenient(Some(json!({"Length": "3"})));
         assert!(p.get().is_none());

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use serde::de::DeserializeOwned;
 
-use super::properties::Validate;
+use super::properties::{Lenient, Validate};
 
 /// The CloudFormation resource a request is about: who owns what this function creates.
 #[derive(Clone, Debug, PartialEq, Eq)]

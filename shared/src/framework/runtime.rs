@@ -276,17 +276,18 @@ async fn read_update<R: CustomResource>(
                 warn!(%reason, "this resource's record of its properties could not be read");
                 None
             }),
-        (Err(_), _) => resource
-            .recorded_properties(&request)
-            .await
-            .map_err(|e| {
-                format!(
-                    "this resource's record of its properties could not be read: {}",
-                    super::errors::error_chain(&e)
-                )
-            })?,
+        (Err(_), _) => resource.recorded_properties(&request).await.map_err(|e| {
+            format!(
+                "this resource's record of its properties could not be read: {}",
+                super::errors::error_chain(&e)
+            )
+        })?,
     };
-    let record: Vec<&str> = recorded.as_deref().unwrap_or("").split_whitespace().collect();
+    let record: Vec<&str> = recorded
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let (current, before) = (record.first().copied(), record.get(1).copied());
     let returning = Some(new_digest.as_str()) == current
         || (Some(new_digest.as_str()) == before && Some(old_digest.as_str()) == current);

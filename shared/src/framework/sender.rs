@@ -32,10 +32,15 @@ impl Sender {
     pub fn new() -> Result<Self, reqwest::Error> {
         // The CA certificates read once for every client, rather than the system store again.
         if let Some(roots) = super::trust::trust_roots() {
-            let certificates = roots.der.iter().filter_map(|der| reqwest::Certificate::from_der(der).ok());
+            let certificates = roots
+                .der
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
             match Self::builder().tls_certs_only(certificates).build() {
                 Ok(client) => return Ok(Self { client }),
-                Err(error) => tracing::warn!(error = %super::errors::error_chain(&error), "the CA bundle is unusable; the system store applies"),
+                Err(error) => {
+                    tracing::warn!(error = %super::errors::error_chain(&error), "the CA bundle is unusable; the system store applies")
+                }
             }
         }
         Ok(Self {

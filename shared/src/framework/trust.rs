@@ -101,7 +101,9 @@ mod tests {
         let Some(system) = BUNDLES.iter().find_map(|p| read(&PathBuf::from(p))) else {
             return; // no system bundle here to build from
         };
-        let mut bundle = b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n".to_vec();
+        let mut bundle =
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+                .to_vec();
         bundle.extend_from_slice(&system.pem);
         let mixed = dir.join("mixed.pem");
         std::fs::write(&mixed, &bundle).unwrap();
