@@ -111,21 +111,17 @@ impl Invocation {
 
 impl Harness {
     pub async fn start(binary: PathBuf, env: &[(&str, &str)]) -> Self {
-        let runtime = RuntimeApi::start().await;
-        let endpoint = CfnEndpoint::start().await;
-        let function = FunctionProcess::spawn(&binary, &runtime.address(), env);
-        Self {
-            runtime,
-            endpoint,
-            function,
-        }
+        Self::start_with(binary, env, CfnEndpoint::start().await).await
     }
 
     /// The same, its answers going to an HTTPS endpoint whose certificate the test CA
     /// (`PG_CA_FILE`) signed.
     pub async fn start_answered_over_tls(binary: PathBuf, env: &[(&str, &str)]) -> Self {
+        Self::start_with(binary, env, CfnEndpoint::start_tls().await).await
+    }
+
+    async fn start_with(binary: PathBuf, env: &[(&str, &str)], endpoint: CfnEndpoint) -> Self {
         let runtime = RuntimeApi::start().await;
-        let endpoint = CfnEndpoint::start_tls().await;
         let function = FunctionProcess::spawn(&binary, &runtime.address(), env);
         Self {
             runtime,

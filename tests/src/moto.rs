@@ -186,3 +186,31 @@ pub async fn ledger_entries(
         })
         .collect()
 }
+
+/// Writes a resource's record of its properties on parameter `name`, as an earlier release
+/// would have: the digests of `current`, then of `before`.
+pub async fn set_properties_record(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    current: &serde_json::Value,
+    before: &serde_json::Value,
+) {
+    let record = format!(
+        "{} {}",
+        shared::properties::digest(Some(current)),
+        shared::properties::digest(Some(before))
+    );
+    ssm.add_tags_to_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .tags(
+            aws_sdk_ssm::types::Tag::builder()
+                .key("custom-resource:properties")
+                .value(record)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("tag the parameter");
+}

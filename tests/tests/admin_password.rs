@@ -632,25 +632,7 @@ async fn a_rollback_to_a_policy_refused_since_restores_the_earlier_password_if_i
 
     // Had it been created with them (by the earlier release), its record would say so, and
     // CloudFormation's rollback to them must not fail.
-    let record = format!(
-        "{} {}",
-        shared::properties::digest(Some(&current)),
-        shared::properties::digest(Some(&legacy))
-    );
-    e.ssm
-        .add_tags_to_resource()
-        .resource_type(ResourceTypeForTagging::Parameter)
-        .resource_id(&name)
-        .tags(
-            aws_sdk_ssm::types::Tag::builder()
-                .key("custom-resource:properties")
-                .value(record)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    integration_tests::moto::set_properties_record(&e.ssm, &name, &current, &legacy).await;
     let r = e.invoke(events.update(&name, legacy, current)).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     assert_eq!(
@@ -719,4 +701,28 @@ async fn a_stack_in_another_account_gets_the_arn_of_the_parameter_in_the_functio
     let stored = e.stored(&name).await.expect("parameter exists");
     assert_eq!(data(&r)["ParameterArn"], stored.arn.as_deref().unwrap());
     assert!(stored.arn.unwrap().contains(":123456789012:"));
+}
+
+#[tokio::test]
+async fn the_rollback_of_an_update_missing_a_required_property_keeps_the_password() {
+    let e = env().await;
+    let name = name();
+    let events = e.h.event("AdminPassword");
+    let good = json!({"ParameterName": name, "RotationToken": "t1"});
+    // A typo: no ParameterName, the same token.
+    let bad = json!({"ParameterNmae": name, "RotationToken": "t1"});
+    let first = data(&e.invoke(events.create(good.clone())).await)["Password"].clone();
+    let r = e
+        .invoke(events.update(&name, bad.clone(), good.clone()))
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    // CloudFormation rolls back: the old properties do not parse as a whole, yet still say
+    // which token was in force, so nothing rotates.
+    let r = e.invoke(events.update(&name, good, bad)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(data(&r)["Password"], first);
+    assert_eq!(
+        e.stored(&name).await.unwrap().value.as_deref(),
+        first.as_str()
+    );
 }

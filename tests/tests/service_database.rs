@@ -1326,25 +1326,13 @@ async fn a_rollback_to_a_property_removed_since_restores_the_earlier_password_if
 
     // Had an earlier release created it with them, its record would say so, and
     // CloudFormation's rollback to them must not fail.
-    let record = format!(
-        "{} {}",
-        shared::properties::digest(Some(&current)),
-        shared::properties::digest(Some(&legacy))
-    );
-    e.ssm
-        .add_tags_to_resource()
-        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-        .resource_id(format!("/test-platform/{svc}/db-password"))
-        .tags(
-            aws_sdk_ssm::types::Tag::builder()
-                .key("custom-resource:properties")
-                .value(record)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    integration_tests::moto::set_properties_record(
+        &e.ssm,
+        &format!("/test-platform/{svc}/db-password"),
+        &current,
+        &legacy,
+    )
+    .await;
     let r = e.invoke(events.update(&e.id(&svc), legacy, current)).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     assert_eq!(e.service_password(&svc).await, first);

@@ -198,14 +198,16 @@ impl CustomResource for AdminPassword {
         // Recorded before the change, so a rollback from a failure part-way is recognised.
         self.parameters.set_record(name, &record).await?;
         let description = new.description.as_deref();
-        let old_token = old.get().and_then(|o| o.rotation_token.as_deref());
-        let old_key = old.get().map_or(DEFAULT_KMS_KEY, Properties::kms_key_id);
-        let old_description = old.get().and_then(|o| o.description.as_deref());
-        if old_token != new.rotation_token.as_deref() {
-            let tokens = [old_token, new.rotation_token.as_deref()];
+        // Read as given: old properties that no longer parse as a whole still say these.
+        let old_token = old.text("RotationToken");
+        let old_key = old.text("KmsKeyId");
+        let old_key = old_key.as_deref().unwrap_or(DEFAULT_KMS_KEY);
+        let old_description = old.text("Description");
+        if old_token.as_deref() != new.rotation_token.as_deref() {
+            let tokens = [old_token.as_deref(), new.rotation_token.as_deref()];
             self.rotate(name, &policy, &key, tokens, description, progress)
                 .await?;
-        } else if old_key != new.kms_key_id() || old_description != description {
+        } else if old_key != new.kms_key_id() || old_description.as_deref() != description {
             progress.step(format!(
                 "re-encrypting {name} with the new key or description"
             ));

@@ -40,14 +40,18 @@ impl Properties {
     }
 }
 
-/// Only an absent or explicit `false` deletes: a value that no longer parses, or properties
-/// that no longer parse at all, keep the parameter, as losing a password is worse than
-/// leaving one behind.
+/// Only an absent or explicit `false` deletes: a value that no longer parses keeps the
+/// parameter, as losing a password is worse than leaving one behind.
 pub fn retain_on_delete(properties: &Lenient<Properties>) -> bool {
-    match properties.get() {
-        Some(p) if !properties.dropped("RetainOnDelete") => p.retain_on_delete == Some(true),
-        _ => true,
+    if let Some(p) = properties.get()
+        && !properties.dropped("RetainOnDelete")
+    {
+        return p.retain_on_delete == Some(true);
     }
+    // As given, when it (or the properties as a whole) no longer parse.
+    properties
+        .text("RetainOnDelete")
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("false"))
 }
 
 #[cfg(test)]
@@ -93,7 +97,8 @@ mod tests {
                 "{v}"
             );
         }
-        // Properties that no longer parse at all keep it too.
-        assert!(read(json!({"RetainOnDelete": "false"})));
+        // Read as given even when the properties no longer parse as a whole.
+        assert!(!read(json!({"RetainOnDelete": "false"})));
+        assert!(read(json!({"RetainOnDelete": "yes"})));
     }
 }

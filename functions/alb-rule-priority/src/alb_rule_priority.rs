@@ -216,8 +216,7 @@ impl CustomResource for AlbRulePriority {
     }
 
     async fn delete(&self, request: Delete<Properties>, progress: &Progress) -> Result<(), Error> {
-        let listener = request.properties.get().map(|p| p.listener_arn.clone());
-        let listener = listener.or_else(|| {
+        let listener = request.properties.text("ListenerArn").or_else(|| {
             request
                 .physical_resource_id
                 .rsplit_once('#')

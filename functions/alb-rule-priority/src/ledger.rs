@@ -179,16 +179,10 @@ impl Ledger {
                 .condition_expression("attribute_not_exists(#p)")
                 .expression_attribute_names("#p", PRIORITY);
         }
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws("PutItem", &e)),
-        }
+        // A record there already (a late copy of the Create) is kept.
+        unless_condition_failed(put.send().await, "PutItem", |s| {
+            s.is_conditional_check_failed_exception()
+        })
     }
 
     /// The record kept for `owner` on the listener, if any.
@@ -243,16 +237,10 @@ impl Ledger {
             .expression_attribute_values(":o", AttributeValue::S(owner.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws("DeleteItem", &e)),
-        }
+        // Someone else's, or gone already: left alone.
+        unless_condition_failed(result, "DeleteItem", |s| {
+            s.is_conditional_check_failed_exception()
+        })
     }
 }
 
@@ -281,6 +269,22 @@ fn token(request_id: &str, listener_arn: &str, priorities: &[u32], owner: &str) 
         }
     }
     format!("{:016x}{:016x}", hashes[0], hashes[1])
+}
+
+/// Success, also when the call's condition did not hold.
+fn unless_condition_failed<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+    action: &'static str,
+    condition_failed: impl Fn(&E) -> bool,
+) -> Result<(), Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(&condition_failed) => Ok(()),
+        Err(e) => Err(aws(action, &e)),
+    }
 }
 
 fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(

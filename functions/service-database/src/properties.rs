@@ -75,12 +75,33 @@ impl Properties {
     }
 }
 
-/// Only an explicit `Drop` removes anything: properties that no longer say, keep.
+/// Only an explicit `Drop` removes anything.
 pub fn on_delete(properties: &Lenient<Properties>) -> OnDelete {
-    properties
-        .get()
-        .and_then(|p| p.on_delete)
-        .unwrap_or_default()
+    if let Some(choice) = properties.get().and_then(|p| p.on_delete) {
+        return choice;
+    }
+    // As given, when it (or the properties as a whole) no longer parse.
+    match properties.text("OnDelete") {
+        Some(v) if v.trim().eq_ignore_ascii_case("drop") => OnDelete::Drop,
+        _ => OnDelete::Retain,
+    }
+}
+
+/// The names a Delete's properties give, as given (they may no longer parse as a whole):
+/// cluster, database, role.
+pub fn names(properties: &Lenient<Properties>) -> Option<(String, String, String)> {
+    let database = properties.text("DatabaseName")?;
+    let role = properties
+        .text("RoleName")
+        .unwrap_or_else(|| database.clone());
+    Some((properties.text("Cluster")?, database, role))
+}
+
+/// The PhysicalResourceId those properties give, if they still name everything.
+pub fn physical_id(properties: &Lenient<Properties>) -> Option<String> {
+    let (cluster, database, role) = names(properties)?;
+    let parameter = properties.text("PasswordParameterName")?;
+    Some(format!("{role}@{cluster}/{database}#{parameter}"))
 }
 
 #[cfg(test)]
@@ -154,10 +175,10 @@ mod tests {
         ] {
             assert_eq!(with(changes), OnDelete::Retain);
         }
-        // Properties that no longer parse at all keep everything.
+        // Read as given, also when the properties no longer parse as a whole.
         assert_eq!(
-            on_delete(&parse_lenient(Some(json!({"OnDelete": "Drop"})))),
-            OnDelete::Retain
+            on_delete(&parse_lenient(Some(json!({"OnDelete": "drop"})))),
+            OnDelete::Drop
         );
     }
 }

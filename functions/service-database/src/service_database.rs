@@ -13,7 +13,7 @@ use crate::cluster::{self, Cluster};
 use crate::error::Error;
 use crate::identifiers;
 use crate::profile::{Profile, Profiles};
-use crate::properties::{MAX_PHYSICAL_ID, OnDelete, Properties, on_delete};
+use crate::properties::{self, MAX_PHYSICAL_ID, OnDelete, Properties, on_delete};
 
 pub struct ServiceDatabase {
     parameters: SecureParameters,
@@ -415,28 +415,23 @@ impl ServiceDatabase {
 
     /// For a Delete: the cluster connection and the database and role names, or `None` when
     /// the properties name nothing this resource could have created.
-    async fn cluster_for_delete<'r>(
+    async fn cluster_for_delete(
         &self,
-        request: &'r Delete<Properties>,
+        request: &Delete<Properties>,
         progress: &Progress,
-    ) -> Result<Option<(Cluster, &'r str, &'r str)>, Error> {
-        let Some(properties) = request.properties.get() else {
+    ) -> Result<Option<(Cluster, String, String)>, Error> {
+        let Some((cluster_name, database, role)) = properties::names(&request.properties) else {
             tracing::warn!("the properties no longer say where the database is; nothing done");
             return Ok(None);
         };
-        let (cluster_name, database, role) = (
-            properties.cluster.as_str(),
-            properties.database_name.as_str(),
-            properties.role(),
-        );
-        if identifiers::database(database).is_err()
-            || identifiers::role(role).is_err()
-            || self.profiles.check_name(cluster_name).is_err()
+        if identifiers::database(&database).is_err()
+            || identifiers::role(&role).is_err()
+            || self.profiles.check_name(&cluster_name).is_err()
         {
             // Names this resource could never have created.
             return Ok(None);
         }
-        let profile = self.profiles.load(cluster_name).await?;
+        let profile = self.profiles.load(&cluster_name).await?;
         if let Err(refused) = profile.allow(request.owner.stack_id.as_str()) {
             // Its Create was refused the same way, so nothing of it is there.
             tracing::warn!(reason = %refused, "nothing done");
@@ -458,12 +453,13 @@ impl ServiceDatabase {
     ) -> Result<(), Error> {
         let (owner, id) = (&request.owner, &request.physical_resource_id);
         if let Some(name) = parameter_name(&request.properties) {
-            self.parameters.release(name, owner, Some(id)).await?;
+            self.parameters.release(&name, owner, Some(id)).await?;
         }
         let Some((cluster, database, role)) = self.cluster_for_delete(request, progress).await?
         else {
             return Ok(());
         };
+        let (database, role) = (database.as_str(), role.as_str());
         let released = cluster::released_mark(owner);
         let uses = |comment| cluster::comment_used_by(comment, owner, id);
         if uses(cluster.database_comment(database).await?) {
@@ -579,7 +575,7 @@ impl CustomResource for ServiceDatabase {
         request: Update<Properties>,
         progress: &Progress,
     ) -> Result<Outcome, Error> {
-        let (new, old) = (&request.properties, request.old_properties.get());
+        let (new, old) = (&request.properties, &request.old_properties);
         let physical_id = new.physical_id();
         // A new Cluster, DatabaseName, RoleName or PasswordParameterName is a new physical
         // id: a replacement.
@@ -598,13 +594,15 @@ impl CustomResource for ServiceDatabase {
             properties: new,
             owner: &request.owner,
             physical_id,
-            rotate: old.and_then(|o| o.rotation_token.as_ref()) != new.rotation_token.as_ref(),
-            old_token: old.and_then(|o| o.rotation_token.clone()),
-            rewrite_key: old.map_or(DEFAULT_KMS_KEY, Properties::kms_key_id) != new.kms_key_id(),
+            // Read as given: old properties that no longer parse as a whole still say these.
+            rotate: old.text("RotationToken") != new.rotation_token,
+            old_token: old.text("RotationToken"),
+            rewrite_key: old.text("KmsKeyId").as_deref().unwrap_or(DEFAULT_KMS_KEY)
+                != new.kms_key_id(),
             // Its password carries over; the parameter itself goes in CloudFormation's
             // cleanup Delete of the old physical id, once nothing reads it any more.
             previous_parameter: old
-                .map(|o| o.password_parameter_name.clone())
+                .text("PasswordParameterName")
                 .filter(|previous| *previous != new.password_parameter_name),
             record: &request.record,
             // Names that are new are checked whatever: leniency is for what is in place.
@@ -639,7 +637,7 @@ impl CustomResource for ServiceDatabase {
         // A Create that could not take back its work (stopped at the deadline, say): what it
         // made carries the id it meant to answer, so the Delete goes by that one. Best effort:
         // a Create that failed for a missing profile or a bad name must stay deletable.
-        let Some(intended) = request.properties.get().map(Properties::physical_id) else {
+        let Some(intended) = properties::physical_id(&request.properties) else {
             return Ok(());
         };
         progress.step(format!("cleaning up after the failed Create of {intended}"));
@@ -673,6 +671,7 @@ impl ServiceDatabase {
         else {
             return Ok(());
         };
+        let (database, role) = (database.as_str(), role.as_str());
         let uses = |comment| cluster::comment_used_by(comment, owner, id);
         if uses(cluster.database_comment(database).await?) {
             progress.step(format!("dropping database {database}"));
@@ -693,16 +692,15 @@ impl ServiceDatabase {
             progress.step(format!(
                 "deleting parameter {name} if this resource uses it"
             ));
-            self.parameters.delete_if_used_by(name, owner, id).await?;
+            self.parameters.delete_if_used_by(&name, owner, id).await?;
         }
         Ok(())
     }
 }
 
 /// The parameter a Delete's properties name, if it could be one of ours.
-fn parameter_name(properties: &Lenient<Properties>) -> Option<&str> {
+fn parameter_name(properties: &Lenient<Properties>) -> Option<String> {
     properties
-        .get()
-        .map(|p| p.password_parameter_name.as_str())
+        .text("PasswordParameterName")
         .filter(|name| validate_name("PasswordParameterName", name).is_ok())
 }

@@ -6,7 +6,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde_json::{Map, Value};
 
@@ -54,6 +53,7 @@ pub fn parse_strict<P: DeserializeOwned>(properties: Option<Value>) -> Result<P,
 pub struct Lenient<P> {
     properties: Option<P>,
     dropped: Vec<String>,
+    given: Map<String, Value>,
 }
 
 impl<P> Lenient<P> {
@@ -67,11 +67,24 @@ impl<P> Lenient<P> {
     pub fn dropped(&self, name: &str) -> bool {
         self.dropped.iter().any(|d| d == name)
     }
+
+    /// A property as it was given, any scalar as text, whether or not it or its neighbours
+    /// still parse: what a Delete or an Update's old properties must tell even when
+    /// [`Lenient::get`] cannot (a required property missing since, say).
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.given.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// Reads Delete properties and Update's old properties with the same type as Create's: as
 /// [`parse_tolerant`], never failing.
 pub fn parse_lenient<P: DeserializeOwned>(properties: Option<Value>) -> Lenient<P> {
+    let given = into_map(properties.clone()).unwrap_or_default();
     let (parsed, dropped) = tolerant(properties);
     if let Err(error) = &parsed {
         tracing::warn!(%error, "existing properties do not parse; read as none");
@@ -79,6 +92,7 @@ pub fn parse_lenient<P: DeserializeOwned>(properties: Option<Value>) -> Lenient<
     Lenient {
         properties: parsed.ok(),
         dropped,
+        given,
     }
 }
 
@@ -299,18 +313,6 @@ pub fn optional_boolean<'de, D: Deserializer<'de>>(
     boolean(deserializer).map(Some)
 }
 
-/// For lenient reads: any scalar as text, anything else `None`.
-pub fn lenient_string<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,8 +418,12 @@ mod tests {
             Some(("a", None))
         );
         assert!(p.dropped("Length") && p.dropped("Other") && !p.dropped("Name"));
-        let p: Lenient<Props> = parse_lenient(Some(json!({"Length": "3"})));
+        let p: Lenient<Props> = parse_lenient(Some(json!({"Length": "3", "Flag": true})));
         assert!(p.get().is_none());
+        // What was given still reads, as text.
+        assert_eq!(p.text("Length").as_deref(), Some("3"));
+        assert_eq!(p.text("Flag").as_deref(), Some("true"));
+        assert_eq!(p.text("Name"), None);
         let p: Lenient<Props> = parse_lenient(Some(json!("not an object")));
         assert!(p.get().is_none());
     }

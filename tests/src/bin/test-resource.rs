@@ -113,7 +113,7 @@ impl CustomResource for TestResource {
     }
 
     async fn delete(&self, request: Delete<Properties>, _progress: &Progress) -> Result<(), Told> {
-        match request.properties.get().map(|p| p.behavior.as_str()) {
+        match request.properties.text("Behavior").as_deref() {
             Some("panic") => panic!("delete was called"),
             Some("error") => Err(Told),
             _ => Ok(()),
