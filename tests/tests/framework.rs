@@ -573,3 +573,41 @@ async fn answers_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file() {
     assert!(r.responses.is_empty(), "{:?}", r.responses);
     assert!(h.logs().await.contains("response NOT delivered"));
 }
+
+#[tokio::test]
+async fn without_a_record_the_refused_properties_of_a_rolled_back_update_never_pass_later() {
+    // Made by a release that kept no records, then run by one that does and refuses `legacy`.
+    let record = record_file();
+    let before = Harness::start(env!("CARGO_BIN_EXE_test-resource").into(), &[]).await;
+    let events = before.event("Res");
+    let (legacy, ok) = (
+        json!({"Behavior": "ok", "Flavor": "legacy"}),
+        json!({"Behavior": "ok", "Flavor": "new"}),
+    );
+    let r = before.invoke(events.create(ok.clone()), TIMEOUT).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let after = release(&record, true).await;
+    let events = events.answered_at(&after.endpoint);
+    let r = after
+        .invoke(
+            events.update("test-resource", legacy.clone(), ok.clone()),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    // CloudFormation's rollback of that failure: the refused properties stay out of the
+    // record the resource starts now, so the same attempt fails again.
+    let r = after
+        .invoke(
+            events.update("test-resource", ok.clone(), legacy.clone()),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let r = after
+        .invoke(events.update("test-resource", legacy, ok), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("no longer allowed"), "{}", r.reason());
+    let _ = std::fs::remove_file(record);
+}

@@ -30,6 +30,11 @@ const MAX_CLAIMS: u64 = 30;
 #[derive(Clone, Copy)]
 struct Request<'a> {
     id: &'a str,
+    /// The resource's record of its properties, kept before anything changes, so that a
+    /// rollback from a failure part-way is recognised.
+    record: &'a str,
+    /// An Update's: surplus priorities go, and the record is replaced. A Create only adds,
+    /// and a late copy of it keeps the record an Update wrote since.
     releases_surplus: bool,
 }
 
@@ -61,6 +66,9 @@ impl AlbRulePriority {
     ) -> Result<Outcome, Error> {
         let arn = &want.listener_arn;
         let me = owner_value(owner);
+        self.ledger
+            .set_record(arn, &me, request.record, request.releases_surplus)
+            .await?;
         let mut attempt: u64 = 0;
         let plan = loop {
             attempt += 1;
@@ -160,13 +168,9 @@ impl CustomResource for AlbRulePriority {
         progress: &Progress,
     ) -> Result<Outcome, Error> {
         let want = request.properties.allocation()?;
-        // A late copy of the Create must not overwrite what an Update recorded since.
-        let me = owner_value(&request.owner);
-        self.ledger
-            .set_record(&want.listener_arn, &me, &request.record, false)
-            .await?;
         let only_add = Request {
             id: &request.request_id,
+            record: &request.record,
             releases_surplus: false,
         };
         self.reconcile(&want, &request.owner, only_add, progress)
@@ -190,13 +194,9 @@ impl CustomResource for AlbRulePriority {
             }
             want => want?,
         };
-        // Recorded before the change, so a rollback from a failure part-way is recognised.
-        let me = owner_value(&request.owner);
-        self.ledger
-            .set_record(&want.listener_arn, &me, &request.record, true)
-            .await?;
         let converge = Request {
             id: &request.request_id,
+            record: &request.record,
             releases_surplus: true,
         };
         self.reconcile(&want, &request.owner, converge, progress)

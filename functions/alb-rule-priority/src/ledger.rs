@@ -68,7 +68,13 @@ impl Ledger {
 
     /// Every entry on the listener, every page.
     pub async fn list(&self, listener_arn: &str) -> Result<Vec<Entry>, Error> {
-        let mut entries = Vec::new();
+        let items = self.partition(listener_arn).await?;
+        Ok(items.iter().filter_map(entry).collect())
+    }
+
+    /// Every item whose `Listener` is `key`, every page.
+    async fn partition(&self, key: &str) -> Result<Vec<HashMap<String, AttributeValue>>, Error> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let page = self
@@ -77,16 +83,16 @@ impl Ledger {
                 .table_name(&self.table)
                 .key_condition_expression("#l = :l")
                 .expression_attribute_names("#l", LISTENER)
-                .expression_attribute_values(":l", AttributeValue::S(listener_arn.to_owned()))
+                .expression_attribute_values(":l", AttributeValue::S(key.to_owned()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| aws("Query", &e))?;
-            entries.extend(page.items().iter().filter_map(entry));
             start = page.last_evaluated_key;
+            items.extend(page.items.unwrap_or_default());
             if start.is_none() {
-                return Ok(entries);
+                return Ok(items);
             }
         }
     }
@@ -187,22 +193,10 @@ impl Ledger {
 
     /// The record kept for `owner` on the listener, if any.
     pub async fn record(&self, listener_arn: &str, owner: &str) -> Result<Option<String>, Error> {
-        let page = self
-            .dynamo
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#l = :l")
-            .expression_attribute_names("#l", LISTENER)
-            .expression_attribute_values(
-                ":l",
-                AttributeValue::S(record_partition(listener_arn, owner)),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| aws("Query", &e))?;
-        Ok(page
-            .items()
+        let items = self
+            .partition(&record_partition(listener_arn, owner))
+            .await?;
+        Ok(items
             .iter()
             .filter(|item| {
                 item.get(OWNER)
