@@ -21,7 +21,7 @@ pub use framework::resource::{
 };
 pub use framework::response::{FAILED_CREATE_PREFIX, MAX_BODY_BYTES, MAX_PHYSICAL_ID_BYTES};
 pub use framework::runtime::run;
-pub use framework::trust::{TrustRoots, trust_roots};
+pub use framework::trust::tls_config;
 pub use framework::{logging, properties};
 #[cfg(feature = "aws-helpers")]
 pub use helpers::{aws, parameter_name, password, secure_parameter};

@@ -1,6 +1,5 @@
 //! A tiny HTTP/1 server for the harness's endpoints.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -34,6 +33,9 @@ pub struct Response {
 }
 
 impl Response {
+    /// Status 0: the connection is closed without an answer, as when a network loses it.
+    pub const DROPPED: u16 = 0;
+
     pub fn status(status: u16) -> Self {
         Self {
             status,
@@ -109,6 +111,11 @@ async fn serve_with(
     address
 }
 
+/// A service error: hyper closes the connection without answering.
+#[derive(Debug, thiserror::Error)]
+#[error("the answer was dropped")]
+struct AnswerDropped;
+
 async fn connection<S>(stream: S, handler: Handler)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -142,11 +149,14 @@ where
                 body,
             };
             let response = handler(request).await;
+            if response.status == Response::DROPPED {
+                return Err(AnswerDropped);
+            }
             let mut builder = hyper::Response::builder().status(response.status);
             for (k, v) in response.headers {
                 builder = builder.header(k, v);
             }
-            Ok::<_, Infallible>(
+            Ok::<_, AnswerDropped>(
                 builder
                     .body(Full::new(Bytes::from(response.body)))
                     .expect("response"),

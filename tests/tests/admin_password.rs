@@ -686,6 +686,37 @@ async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file()
 }
 
 #[tokio::test]
+async fn with_a_proxy_in_the_environment_aws_calls_go_through_it() {
+    use integration_tests::fault_proxy::{FaultProxy, Faults};
+    let proxy = FaultProxy::start(&integration_tests::moto_endpoint(), Faults::default()).await;
+    // moto by another name than the response endpoint's, which NO_PROXY keeps direct.
+    let moto = integration_tests::moto_endpoint().replace("127.0.0.1", "localhost");
+    let key = integration_tests::moto::new_key(&env().await.kms).await;
+    let h = Harness::start(
+        workspace_binary("admin-password"),
+        &[
+            ("AWS_ENDPOINT_URL", moto.as_str()),
+            ("HTTP_PROXY", proxy.url.as_str()),
+            ("NO_PROXY", "127.0.0.1"),
+        ],
+    )
+    .await;
+    let r = h
+        .invoke(
+            h.event("AdminPassword")
+                .create(json!({"ParameterName": name(), "KmsKeyId": key})),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let calls = proxy.counts().calls;
+    assert!(
+        calls.keys().any(|api| api.contains("PutParameter")),
+        "the proxy saw {calls:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_stack_in_another_account_gets_the_arn_of_the_parameter_in_the_functions_account() {
     let e = env().await;
     let name = name();

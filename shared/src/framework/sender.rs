@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use rand::RngExt;
+use rustls::ClientConfig;
 use tokio::time::Instant;
 
 /// First backoff; doubled after each failed attempt up to `MAX_BACKOFF`.
@@ -30,16 +31,15 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub fn new() -> Result<Self, reqwest::Error> {
-        // The CA certificates read once for every client, rather than the system store again.
-        if let Some(roots) = super::trust::trust_roots() {
-            let certificates = roots
-                .der
-                .iter()
-                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-            match Self::builder().tls_certs_only(certificates).build() {
+        // The TLS configuration every client shares, rather than the system store loaded again.
+        if let Some(tls) = super::trust::tls_config() {
+            match Self::builder()
+                .tls_backend_preconfigured(ClientConfig::clone(&tls))
+                .build()
+            {
                 Ok(client) => return Ok(Self { client }),
                 Err(error) => {
-                    tracing::warn!(error = %super::errors::error_chain(&error), "the CA bundle is unusable; the system store applies")
+                    tracing::warn!(error = %super::errors::error_chain(&error), "the shared TLS configuration is unusable; the system store applies")
                 }
             }
         }

@@ -7,9 +7,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
+use aws_smithy_http_client::tls::{Provider, TlsContext};
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::sdk_http::SdkHttpClient;
 
 /// Attempts per AWS call: throttling, 5xx, timeouts and connection errors are retried with
 /// jittered exponential backoff. The framework's work deadline bounds the whole, so a busy
@@ -19,17 +22,8 @@ pub const MAX_ATTEMPTS: u32 = 10;
 /// Endpoints and region from the environment (`AWS_ENDPOINT_URL` for local runs), and the
 /// retry policy.
 pub async fn load_config() -> aws_types::SdkConfig {
-    let mut loader = aws_config::from_env();
-    // The CA certificates the response client uses (each one checked to parse), rather
-    // than the system store read again. Building the context cannot fail today; if it ever
-    // does, the SDK's own loading applies.
-    if let Some(roots) = crate::trust_roots() {
-        let trust = TrustStore::empty().with_pem_certificate(roots.pem.clone());
-        if let Ok(tls) = TlsContext::builder().with_trust_store(trust).build() {
-            loader = loader.http_client(https_client(tls));
-        }
-    }
-    loader
+    aws_config::from_env()
+        .http_client(http_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)
@@ -46,20 +40,38 @@ pub async fn load_config() -> aws_types::SdkConfig {
         .await
 }
 
-/// The SDK's default HTTPS client (rustls with aws-lc, proxies from the environment), but
-/// trusting `tls`.
-fn https_client(tls: TlsContext) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(tls.clone());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    })
+/// The HTTP client over the function's shared TLS configuration. With a proxy in the
+/// environment, or no shared configuration (`SSL_CERT_DIR` set), the SDK's own client, which
+/// goes through proxies and loads the system's trust store.
+fn http_client() -> SharedHttpClient {
+    match crate::tls_config() {
+        Some(tls) if !proxied() => SharedHttpClient::new(SdkHttpClient::new(tls)),
+        _ => Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = ConnectorBuilder::default()
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(TlsContext::default());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        }),
+    }
+}
+
+/// Whether the environment names a proxy for the SDK's requests.
+fn proxied() -> bool {
+    [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// An AWS SDK error in the service's own words (`Code: message`), else its chain of causes.

@@ -4,4 +4,5 @@
 pub mod aws;
 pub mod parameter_name;
 pub mod password;
+mod sdk_http;
 pub mod secure_parameter;
