@@ -1,5 +1,6 @@
 //! A proxy in front of moto that answers like a busy region: some calls throttled, some
-//! answered 500, some applied but their answer lost (the connection closed unanswered). It counts calls per API, so the
+//! answered 500, some applied but their answer lost (answered 500, or the connection closed
+//! unanswered). It counts calls per API, so the
 //! benchmark can print what one request costs.
 //!
 //! moto runs a DynamoDB transaction without a lock, snapshotting the whole table first and
@@ -18,7 +19,7 @@ use crate::http::{self, Request, Response};
 pub struct Faults {
     pub throttled: f64,
     pub server_error: f64,
-    /// Forwarded to moto, then the connection closed without an answer.
+    /// Forwarded to moto, then answered 500 or the connection closed without an answer.
     pub lost_answer: f64,
     /// Only calls whose API (`DynamoDB_20120810.TransactWriteItems`) contains this meet
     /// faults; `None`: every call.
@@ -120,7 +121,11 @@ impl FaultProxy {
                     Fate::ServerError => error(json, 500, "InternalServerError", "InternalFailure"),
                     Fate::LoseAnswer => {
                         let _ = forward(&client, &upstream, request).await;
-                        Response::status(Response::DROPPED)
+                        if rand::rng().random_bool(0.5) {
+                            error(json, 500, "InternalServerError", "InternalFailure")
+                        } else {
+                            Response::status(Response::DROPPED)
+                        }
                     }
                     Fate::Pass => forward(&client, &upstream, request)
                         .await

@@ -40,13 +40,13 @@ pub async fn load_config() -> aws_types::SdkConfig {
         .await
 }
 
-/// The HTTP client over the function's shared TLS configuration. With a proxy in the
-/// environment, or no shared configuration (`SSL_CERT_DIR` set), the SDK's own client, which
-/// goes through proxies and loads the system's trust store.
+/// The HTTP client over the function's shared TLS configuration. Without one (`SSL_CERT_DIR`
+/// or a proxy set), the SDK's own client, which goes through proxies and loads the system's
+/// trust store.
 fn http_client() -> SharedHttpClient {
     match crate::tls_config() {
-        Some(tls) if !proxied() => SharedHttpClient::new(SdkHttpClient::new(tls)),
-        _ => Builder::new().build_with_connector_fn(move |settings, components| {
+        Some(tls) => SharedHttpClient::new(SdkHttpClient::new(tls)),
+        None => Builder::new().build_with_connector_fn(move |settings, components| {
             let mut connector = ConnectorBuilder::default()
                 .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
                 .tls_context(TlsContext::default());
@@ -58,20 +58,6 @@ fn http_client() -> SharedHttpClient {
             connector.build()
         }),
     }
-}
-
-/// Whether the environment names a proxy for the SDK's requests.
-fn proxied() -> bool {
-    [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .iter()
-    .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// An AWS SDK error in the service's own words (`Code: message`), else its chain of causes.

@@ -3,9 +3,13 @@
 //! at every client's construction and again at its first call.
 
 use std::error::Error;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
@@ -14,9 +18,14 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
+use hyper::Uri;
+use hyper_rustls::MaybeHttpsStream;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
+use hyper_util::client::legacy::connect::{
+    CaptureConnection, HttpConnector as TcpConnector, capture_connection,
+};
+use hyper_util::rt::TokioIo;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 /// An idle pooled connection is closed after this, as the SDK's own client does.
@@ -64,7 +73,7 @@ impl HttpClient for SdkHttpClient {
 
 #[derive(Debug, Clone)]
 struct Connector {
-    client: Client<HttpsConnector<TcpConnector>, SdkBody>,
+    client: Client<Bounded, SdkBody>,
     /// Until the response's head has arrived.
     read_timeout: Option<Duration>,
 }
@@ -74,16 +83,19 @@ impl Connector {
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(connect);
         let https = HttpsConnectorBuilder::new()
             .with_tls_config(rustls::ClientConfig::clone(tls))
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
+        let bounded = Bounded {
+            inner: https,
+            limit: connect,
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .pool_timer(TokioTimer::new())
-            .build(https);
+            .build(bounded);
         Self {
             client,
             read_timeout: read,
@@ -96,9 +108,13 @@ impl HttpConnector for Connector {
         let client = self.client.clone();
         let read_timeout = self.read_timeout;
         HttpConnectorFuture::new(async move {
-            let request = request
+            let mut request = request
                 .try_into_http1x()
                 .map_err(|e| ConnectorError::user(e.into()))?;
+            let captured = capture_connection(&mut request);
+            if let Some(smithy) = request.extensions().get::<CaptureSmithyConnection>() {
+                smithy.set_connection_retriever(move || poisonable(&captured));
+            }
             let sent = client.request(request);
             let response = match read_timeout {
                 Some(limit) => tokio::time::timeout(limit, sent)
@@ -109,6 +125,63 @@ impl HttpConnector for Connector {
             .map_err(classify)?;
             HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                 .map_err(|e| ConnectorError::other(e.into(), None))
+        })
+    }
+}
+
+/// The connection an answer came on, for the SDK to close rather than reuse when it retries
+/// after a transient error (a 5xx may come from a connection in a bad state).
+fn poisonable(captured: &CaptureConnection) -> Option<ConnectionMetadata> {
+    captured.connection_metadata().as_ref()?;
+    let captured = captured.clone();
+    let metadata = ConnectionMetadata::builder()
+        .proxied(false)
+        .poison_fn(move || {
+            if let Some(connection) = captured.connection_metadata().as_ref() {
+                connection.poison();
+            }
+        })
+        .build();
+    Some(metadata)
+}
+
+type BoxError = Box<dyn Error + Send + Sync>;
+type Connecting = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
+type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+
+/// The HTTPS connector with the SDK's connect timeout over the whole set-up (name lookup,
+/// TCP and the TLS handshake), as the SDK's own client bounds it; hyper's own connect
+/// timeout covers TCP alone, shared out among the addresses.
+#[derive(Debug, Clone)]
+struct Bounded {
+    inner: HttpsConnector<TcpConnector>,
+    limit: Option<Duration>,
+}
+
+impl tower_service::Service<Uri> for Bounded {
+    type Response = Stream;
+    type Error = BoxError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Connecting {
+        let connecting = self.inner.call(uri);
+        let limit = self.limit;
+        Box::pin(async move {
+            match limit {
+                None => connecting.await,
+                Some(limit) => match tokio::time::timeout(limit, connecting).await {
+                    Ok(connected) => connected,
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no connection within {limit:?}"),
+                    )
+                    .into()),
+                },
+            }
         })
     }
 }
@@ -147,4 +220,65 @@ fn find<'a, E: Error + 'static>(error: &'a (dyn Error + 'static)) -> Option<&'a 
         next = error.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// Calls `url` and returns how the failure was classified.
+    async fn failure(url: &str, timeouts: Timeouts) -> ConnectorError {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let connector = Connector::new(&Arc::new(tls), timeouts);
+        let request = HttpRequest::get(url).unwrap();
+        match connector.call(request).await {
+            Ok(response) => panic!("answered {}", response.status()),
+            Err(error) => error,
+        }
+    }
+
+    fn retried(error: &ConnectorError) -> bool {
+        error.is_io() || error.is_timeout() || error.as_other() == Some(ErrorKind::TransientError)
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let error = failure(&format!("http://{address}/"), (None, None)).await;
+        assert!(error.is_io(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_the_answer_is_retried() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+        });
+        let error = failure(&format!("http://{address}/"), (None, None)).await;
+        assert!(retried(&error), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_slower_than_the_read_timeout_is_a_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move { listener.accept().await });
+        let limit = Some(Duration::from_millis(200));
+        let error = failure(&format!("http://{address}/"), (None, limit)).await;
+        assert!(error.is_timeout(), "{error:?}");
+        drop(held);
+    }
 }
