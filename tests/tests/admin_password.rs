@@ -524,12 +524,12 @@ async fn in_a_busy_region_every_create_rotation_and_delete_succeeds_with_the_sto
     }
     let counts = proxy.counts();
     assert!(
-        counts.throttled > 0 && counts.lost_answers > 0,
+        counts.throttled > 0 && counts.lost_answers > 0 && counts.server_errors > 0,
         "{counts:?}"
     );
     // After a 5xx the SDK closes the connection the answer came on, rather than reuse it;
     // it can only when the HTTP client tells it which connection that was.
-    let output = e.h.function.output();
+    let output = e.h.logs().await;
     assert!(
         !output.contains("unable to mark the connection for closure"),
         "{output}"
@@ -663,6 +663,9 @@ async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file()
     .await;
     let binary = workspace_binary("admin-password");
     let key = integration_tests::moto::new_key(&env().await.kms).await;
+    let unusable = std::env::temp_dir().join(format!("no-certificates-{}.pem", unique()));
+    std::fs::write(&unusable, "no certificate here\n").unwrap();
+    let unusable = unusable.to_str().unwrap();
     for (trusted, env) in [
         (
             true,
@@ -672,6 +675,13 @@ async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file()
             ],
         ),
         (false, vec![("AWS_ENDPOINT_URL", proxy.url.as_str())]),
+        (
+            false,
+            vec![
+                ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+                ("SSL_CERT_FILE", unusable),
+            ],
+        ),
     ] {
         let h = Harness::start(binary.clone(), &env).await;
         let name = name();
@@ -685,10 +695,62 @@ async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file()
         if trusted {
             assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
         } else {
-            // The compiled-in CA certificates do not include the test CA.
+            // The compiled-in CA certificates do not include the test CA; a bundle without
+            // a usable certificate trusts nothing, and says so at start-up.
             assert_eq!(r.status(), "FAILED");
             assert!(r.reason().contains("KmsKeyId"), "{}", r.reason());
+            let named = env.iter().any(|(k, _)| *k == "SSL_CERT_FILE");
+            let logs = h.logs().await;
+            assert_eq!(
+                logs.contains("SSL_CERT_FILE names no usable certificate"),
+                named,
+                "{logs}"
+            );
         }
+    }
+}
+
+#[tokio::test]
+async fn in_an_isolated_partition_both_clients_trust_the_regions_system_store() {
+    // The isolated partitions' endpoints chain to CAs of their own, absent from the
+    // compiled-in set; the system store there carries them. SSL_CERT_FILE stands in for it
+    // (the system loaders read it), so both paths trust the test CA: the start-up line tells
+    // which one ran. The response goes over TLS too.
+    let ca = std::env::var("PG_CA_FILE").expect("PG_CA_FILE: run through tests/run.sh");
+    let proxy = integration_tests::fault_proxy::FaultProxy::start_tls(
+        &integration_tests::moto_endpoint(),
+        integration_tests::fault_proxy::Faults::default(),
+    )
+    .await;
+    for (region, trusted) in [
+        ("us-iso-east-1", "the system store"),
+        ("us-east-1", "the bundle named by SSL_CERT_FILE"),
+    ] {
+        let h = Harness::start_answered_over_tls(
+            workspace_binary("admin-password"),
+            &[
+                ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+                ("SSL_CERT_FILE", &ca),
+                ("AWS_REGION", region),
+            ],
+        )
+        .await;
+        let r = h
+            .invoke(
+                // SSM's own key: moto keeps each region's keys apart.
+                h.event("AdminPassword")
+                    .create(json!({"ParameterName": name()})),
+                TIMEOUT,
+            )
+            .await;
+        assert_eq!(r.status(), "SUCCESS", "{region}: {}", r.reason());
+        let logs = h.logs().await;
+        let line = logs
+            .lines()
+            .find(|line| line.contains("TLS trust"))
+            .unwrap_or_else(|| panic!("{region}: no TLS trust line in {logs}"));
+        assert!(line.contains(trusted), "{region}: {line}");
+        assert!(line.contains("\"level\":\"INFO\""), "{line}");
     }
 }
 

@@ -3,9 +3,10 @@
 //!
 //! The CA certificates are Mozilla's, compiled in as parsed trust anchors: nothing is read
 //! or parsed at a cold start. `SSL_CERT_FILE` names a bundle to trust instead (a private CA,
-//! a test's). `SSL_CERT_DIR`, or a proxy in the environment (a TLS-inspecting proxy's CA is
-//! usually in the system store), hands trust back to each client's own loading of the
-//! system store, so that both clients always trust the same roots.
+//! a test's). `SSL_CERT_DIR`, a proxy in the environment (a TLS-inspecting proxy's CA is
+//! usually in the system store), or a region outside the partitions Mozilla's roots cover,
+//! hands trust back to each client's own loading of the system store, so that both clients
+//! always trust the same roots.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -25,25 +26,69 @@ const SUITES: [CipherSuite; 7] = [
     CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 ];
 
-/// The shared TLS client configuration; `None` when `SSL_CERT_DIR` or a proxy is set, or
-/// `SSL_CERT_FILE` names no usable certificate: then each client loads the system's store
-/// in its own way.
+/// The shared TLS client configuration; `None` when the system store applies (`SSL_CERT_DIR`
+/// or a proxy set, or a region outside the partitions whose endpoints Mozilla's roots are
+/// known to cover): then each client loads it in its own way.
 pub fn tls_config() -> Option<Arc<ClientConfig>> {
     static CONFIG: OnceLock<Option<Arc<ClientConfig>>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let system = std::env::var_os("SSL_CERT_DIR").is_some() || proxied();
+            let region = std::env::var("AWS_REGION")
+                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                .unwrap_or_default();
+            let system = std::env::var_os("SSL_CERT_DIR").is_some()
+                || proxied()
+                || !public_roots_cover(&region);
             let file = std::env::var_os("SSL_CERT_FILE");
-            let config = roots(file.as_deref().map(Path::new), system).and_then(config);
-            let trusted = match (&config, &file) {
-                (None, _) => "the system store, loaded by each client",
-                (Some(_), Some(_)) => "the bundle named by SSL_CERT_FILE",
-                (Some(_), None) => "the compiled-in CA certificates",
+            let (roots, trusted) = roots(file.as_deref().map(Path::new), system);
+            let config = roots.and_then(config);
+            let trusted = if config.is_some() {
+                trusted
+            } else {
+                Trusted::System
             };
-            tracing::debug!(trusted, "TLS trust");
+            tracing::info!(trusted = trusted.describe(), region, "TLS trust");
             config
         })
         .clone()
+}
+
+/// Where the trust anchors come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trusted {
+    System,
+    Bundle,
+    Compiled,
+    /// `SSL_CERT_FILE` names no usable certificate: nothing is trusted, as the system
+    /// loaders would have it (the variable replaces the trust, it does not add to it).
+    Nothing,
+}
+
+impl Trusted {
+    fn describe(self) -> &'static str {
+        match self {
+            Trusted::System => "the system store, loaded by each client",
+            Trusted::Bundle => "the bundle named by SSL_CERT_FILE",
+            Trusted::Compiled => "the compiled-in CA certificates",
+            Trusted::Nothing => "nothing: SSL_CERT_FILE names no usable certificate",
+        }
+    }
+}
+
+/// Whether Mozilla's roots are known to cover the AWS endpoints of `region`'s partition:
+/// `aws` (also when no region is set: a local run), `aws-cn` and `aws-us-gov`. The isolated
+/// partitions (`us-iso-`, `us-isob-`, `eu-isoe-`, ...) serve theirs under CAs of their own;
+/// they, and any partition not listed here, get the region's system store.
+fn public_roots_cover(region: &str) -> bool {
+    const AWS: [&str; 9] = ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"];
+    let word = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric());
+    let number = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    match region.split('-').collect::<Vec<_>>().as_slice() {
+        [""] => true,
+        [area, name, n] => (AWS.contains(area) || *area == "cn") && word(name) && number(n),
+        ["us", "gov", name, n] => word(name) && number(n),
+        _ => false,
+    }
 }
 
 /// Whether the environment names a proxy (as the clients read it, in either case).
@@ -55,16 +100,29 @@ fn proxied() -> bool {
 }
 
 /// The trust anchors: none when the system store applies, else the bundle named by
-/// `SSL_CERT_FILE`, else the compiled-in set.
-fn roots(cert_file: Option<&Path>, system: bool) -> Option<RootCertStore> {
-    if system {
-        return None;
-    }
-    match cert_file {
-        Some(file) => read(file),
-        None => Some(RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        }),
+/// `SSL_CERT_FILE`, else the compiled-in set. A named bundle with no usable certificate
+/// trusts nothing, whichever applies (as the system loaders treat it), and says so.
+fn roots(cert_file: Option<&Path>, system: bool) -> (Option<RootCertStore>, Trusted) {
+    let bundle = cert_file.map(|file| {
+        let bundle = read(file);
+        if bundle.is_none() {
+            tracing::error!(
+                file = %file.display(),
+                "SSL_CERT_FILE names no usable certificate, so no server is trusted and every HTTPS call fails: name a PEM bundle of CA certificates, or unset it"
+            );
+        }
+        bundle
+    });
+    match (system, bundle) {
+        (true, _) => (None, Trusted::System),
+        (false, Some(Some(bundle))) => (Some(bundle), Trusted::Bundle),
+        (false, Some(None)) => (Some(RootCertStore::empty()), Trusted::Nothing),
+        (false, None) => (
+            Some(RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            }),
+            Trusted::Compiled,
+        ),
     }
 }
 
@@ -117,26 +175,64 @@ mod tests {
         assert_eq!(read(&mixed).expect("the good certificate").len(), 1);
         let empty = bundle("none.pem", b"no certificates in here\n");
         assert!(read(&empty).is_none());
-        assert!(roots(Some(&empty), false).is_none());
+        // Named, yet unusable: nothing is trusted, never the compiled-in set.
+        let (nothing, trusted) = roots(Some(&empty), false);
+        assert_eq!(trusted, Trusted::Nothing);
+        assert!(nothing.unwrap().is_empty());
+        let (nothing, trusted) = roots(Some(Path::new("/nonexistent/bundle.pem")), false);
+        assert_eq!(trusted, Trusted::Nothing);
+        assert!(nothing.unwrap().is_empty());
     }
 
     #[test]
     fn the_compiled_in_anchors_apply_unless_a_bundle_or_the_system_store_is_asked_for() {
-        let compiled = roots(None, false).expect("the compiled-in anchors");
+        let (compiled, trusted) = roots(None, false);
+        let compiled = compiled.expect("the compiled-in anchors");
+        assert_eq!(trusted, Trusted::Compiled);
         assert_eq!(compiled.len(), webpki_roots::TLS_SERVER_ROOTS.len());
         assert!(compiled.len() > 100);
         let named = bundle("named.pem", CA.as_bytes());
-        assert_eq!(
-            roots(Some(&named), false).expect("the named bundle").len(),
-            1
-        );
-        assert!(roots(None, true).is_none());
-        assert!(roots(Some(&named), true).is_none());
+        let (bundled, trusted) = roots(Some(&named), false);
+        assert_eq!(trusted, Trusted::Bundle);
+        assert_eq!(bundled.expect("the named bundle").len(), 1);
+        assert!(matches!(roots(None, true), (None, Trusted::System)));
+        assert!(matches!(roots(Some(&named), true), (None, Trusted::System)));
+    }
+
+    #[test]
+    fn isolated_and_unknown_partitions_trust_the_system_store() {
+        for region in [
+            "",
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-5",
+            "mx-central-1",
+            "cn-north-1",
+            "cn-northwest-1",
+            "us-gov-west-1",
+            "us-gov-east-1",
+        ] {
+            assert!(public_roots_cover(region), "{region}");
+        }
+        for region in [
+            "us-iso-east-1",
+            "us-iso-west-1",
+            "us-isob-east-1",
+            "us-isof-south-1",
+            "eu-isoe-west-1",
+            "eusc-de-east-1",
+            "xx-east-1",
+            "us-east",
+            "us-east-1-",
+            "garbage",
+        ] {
+            assert!(!public_roots_cover(region), "{region}");
+        }
     }
 
     #[test]
     fn only_the_sdks_cipher_suites_are_offered() {
-        let config = config(roots(None, false).unwrap()).unwrap();
+        let config = config(roots(None, false).0.unwrap()).unwrap();
         let offered: Vec<CipherSuite> = config
             .crypto_provider()
             .cipher_suites

@@ -190,12 +190,15 @@ impl tower_service::Service<Uri> for Bounded {
 /// closed, or an answer cut short, is transient; a request the client refused is not.
 fn classify(error: hyper_util::client::legacy::Error) -> ConnectorError {
     let hyper = find::<hyper::Error>(&error);
-    let timed_out = hyper.is_some_and(hyper::Error::is_timeout);
+    let io = find::<std::io::Error>(&error);
+    // The connect timeout (`Bounded`) ends as a connect error of I/O kind `TimedOut`.
+    let timed_out = hyper.is_some_and(hyper::Error::is_timeout)
+        || (error.is_connect() && io.is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut));
     let refused = hyper.is_some_and(hyper::Error::is_user);
     let cut_short = hyper.is_some_and(hyper::Error::is_incomplete_message);
     let broken = error.is_connect()
         || hyper.is_some_and(|e| e.is_closed() || e.is_canceled())
-        || find::<std::io::Error>(&error).is_some();
+        || io.is_some();
     let error = Box::new(error);
     if timed_out {
         ConnectorError::timeout(error)
@@ -269,6 +272,20 @@ mod tests {
         });
         let error = failure(&format!("http://{address}/"), (None, None)).await;
         assert!(retried(&error), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_tls_handshake_slower_than_the_connect_timeout_is_a_timeout() {
+        // TCP connects at once; the server never says a word of TLS.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move { listener.accept().await });
+        let limit = Some(Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let error = failure(&format!("https://{address}/"), (limit, None)).await;
+        assert!(error.is_timeout(), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(held);
     }
 
     #[tokio::test]
