@@ -4,7 +4,7 @@
 //! The CA certificates are Mozilla's, compiled in as parsed trust anchors: nothing is read
 //! or parsed at a cold start. `SSL_CERT_FILE` names a bundle to trust instead (a private CA,
 //! a test's). `SSL_CERT_DIR`, a proxy in the environment (a TLS-inspecting proxy's CA is
-//! usually in the system store), or a region outside the partitions Mozilla's roots cover,
+//! usually in the system store), or a region outside the partitions known to chain to them,
 //! hands trust back to each client's own loading of the system store, so that both clients
 //! always trust the same roots.
 
@@ -76,16 +76,17 @@ impl Trusted {
 }
 
 /// Whether Mozilla's roots are known to cover the AWS endpoints of `region`'s partition:
-/// `aws` (also when no region is set: a local run), `aws-cn` and `aws-us-gov`. The isolated
-/// partitions (`us-iso-`, `us-isob-`, `eu-isoe-`, ...) serve theirs under CAs of their own;
-/// they, and any partition not listed here, get the region's system store.
+/// `aws` (also when no region is set: a local run) and `aws-us-gov`, whose endpoints and S3
+/// chain to Amazon Trust Services. The isolated partitions (`us-iso-`, `us-isob-`,
+/// `eu-isoe-`, ...) serve theirs under CAs of their own, and `aws-cn`'s chains are not
+/// Amazon's own; they, and any partition not listed here, get the region's system store.
 fn public_roots_cover(region: &str) -> bool {
     const AWS: [&str; 9] = ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"];
     let word = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric());
     let number = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
     match region.split('-').collect::<Vec<_>>().as_slice() {
         [""] => true,
-        [area, name, n] => (AWS.contains(area) || *area == "cn") && word(name) && number(n),
+        [area, name, n] => AWS.contains(area) && word(name) && number(n),
         ["us", "gov", name, n] => word(name) && number(n),
         _ => false,
     }
@@ -99,30 +100,29 @@ fn proxied() -> bool {
         .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
-/// The trust anchors: none when the system store applies, else the bundle named by
-/// `SSL_CERT_FILE`, else the compiled-in set. A named bundle with no usable certificate
-/// trusts nothing, whichever applies (as the system loaders treat it), and says so.
+/// The trust anchors: none when the system store applies (its loaders read `SSL_CERT_FILE`
+/// themselves), else the bundle named by `SSL_CERT_FILE`, else the compiled-in set. A named
+/// bundle with no usable certificate trusts nothing, as the system loaders have it, and
+/// says so.
 fn roots(cert_file: Option<&Path>, system: bool) -> (Option<RootCertStore>, Trusted) {
-    let bundle = cert_file.map(|file| {
-        let bundle = read(file);
-        if bundle.is_none() {
+    if system {
+        return (None, Trusted::System);
+    }
+    let Some(file) = cert_file else {
+        let compiled = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        return (Some(compiled), Trusted::Compiled);
+    };
+    match read(file) {
+        Some(bundle) => (Some(bundle), Trusted::Bundle),
+        None => {
             tracing::error!(
                 file = %file.display(),
-                "SSL_CERT_FILE names no usable certificate, so no server is trusted and every HTTPS call fails: name a PEM bundle of CA certificates, or unset it"
+                "SSL_CERT_FILE names no usable certificate, so no server is trusted and every HTTPS call fails, the answer to CloudFormation included: name a PEM bundle of CA certificates, or unset it"
             );
+            (Some(RootCertStore::empty()), Trusted::Nothing)
         }
-        bundle
-    });
-    match (system, bundle) {
-        (true, _) => (None, Trusted::System),
-        (false, Some(Some(bundle))) => (Some(bundle), Trusted::Bundle),
-        (false, Some(None)) => (Some(RootCertStore::empty()), Trusted::Nothing),
-        (false, None) => (
-            Some(RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            }),
-            Trusted::Compiled,
-        ),
     }
 }
 
@@ -207,14 +207,14 @@ mod tests {
             "eu-central-2",
             "ap-southeast-5",
             "mx-central-1",
-            "cn-north-1",
-            "cn-northwest-1",
             "us-gov-west-1",
             "us-gov-east-1",
         ] {
             assert!(public_roots_cover(region), "{region}");
         }
         for region in [
+            "cn-north-1",
+            "cn-northwest-1",
             "us-iso-east-1",
             "us-iso-west-1",
             "us-isob-east-1",

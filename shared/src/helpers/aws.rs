@@ -41,8 +41,8 @@ pub async fn load_config() -> aws_types::SdkConfig {
 }
 
 /// The HTTP client over the function's shared TLS configuration. Without one (`SSL_CERT_DIR`
-/// or a proxy set), the SDK's own client, which goes through proxies and loads the system's
-/// trust store.
+/// or a proxy set, or a region outside the partitions the compiled-in roots cover), the
+/// SDK's own client, which goes through proxies and loads the system's trust store.
 fn http_client() -> SharedHttpClient {
     match crate::tls_config() {
         Some(tls) => SharedHttpClient::new(SdkHttpClient::new(tls)),
