@@ -1,6 +1,8 @@
 //! The cluster admin's user and password, from where the cluster's profile says: an SSM
 //! SecureString, or a Secrets Manager secret such as the RDS-managed master secret.
 
+use std::sync::OnceLock;
+
 use serde::Deserialize;
 use shared::password::Secret;
 use shared::secure_parameter::{ParameterError, SecureParameters};
@@ -30,7 +32,10 @@ pub enum CredentialError {
 #[derive(Clone, Debug)]
 pub struct AdminCredentials {
     parameters: SecureParameters,
-    secrets: aws_sdk_secretsmanager::Client,
+    secrets_config: aws_sdk_secretsmanager::Config,
+    /// Built at the first secret read: a cluster whose admin password is a SecureString
+    /// never needs it, and start-up stays shorter.
+    secrets: OnceLock<aws_sdk_secretsmanager::Client>,
 }
 
 /// What the RDS-managed master secret holds (other keys are ignored).
@@ -41,11 +46,20 @@ struct SecretDocument {
 }
 
 impl AdminCredentials {
-    pub fn new(parameters: SecureParameters, secrets: aws_sdk_secretsmanager::Client) -> Self {
+    pub fn new(
+        parameters: SecureParameters,
+        secrets_config: aws_sdk_secretsmanager::Config,
+    ) -> Self {
         Self {
             parameters,
-            secrets,
+            secrets_config,
+            secrets: OnceLock::new(),
         }
+    }
+
+    fn secrets(&self) -> &aws_sdk_secretsmanager::Client {
+        self.secrets
+            .get_or_init(|| aws_sdk_secretsmanager::Client::from_conf(self.secrets_config.clone()))
     }
 
     /// `(user, password)` of the cluster whose profile is `profile`.
@@ -66,7 +80,7 @@ impl AdminCredentials {
             }
             AdminSource::Secret { arn } => {
                 let out = self
-                    .secrets
+                    .secrets()
                     .get_secret_value()
                     .secret_id(arn)
                     .send()

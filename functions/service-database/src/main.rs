@@ -18,14 +18,15 @@ async fn main() -> Result<(), shared::RunError> {
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
     let config = shared::aws::load_config().await;
     let parameters = SecureParameters::from_config(&config);
-    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let secrets = aws_sdk_secretsmanager::Config::from(&config);
+    let ssm = parameters.ssm().clone();
     let admin = admin_credentials::AdminCredentials::new(parameters.clone(), secrets);
     // Only profiles under the platform's path (template.yaml's ClusterProfilePath) are read.
     let resource = match std::env::var("CLUSTER_PROFILE_PATH") {
         Ok(path) if path.starts_with('/') && path.len() > 1 => {
             Ok(service_database::ServiceDatabase::new(
                 parameters,
-                profile::Profiles::new(aws_sdk_ssm::Client::new(&config), &path),
+                profile::Profiles::new(ssm, &path),
                 admin,
             ))
         }

@@ -3,8 +3,13 @@
 
 use std::time::Duration;
 
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::meta::region::ProvideRegion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext};
@@ -22,7 +27,18 @@ pub const MAX_ATTEMPTS: u32 = 10;
 /// Endpoints and region from the environment (`AWS_ENDPOINT_URL` for local runs), and the
 /// retry policy.
 pub async fn load_config() -> aws_types::SdkConfig {
-    aws_config::from_env()
+    let mut loader = aws_config::from_env();
+    // Lambda puts the credentials and region in the environment, where the default chains
+    // look first. Taken from there directly, the chains' other links (profile, web identity
+    // with its STS client, ECS, instance metadata) are not built at start-up for nothing.
+    let env_credentials = EnvironmentVariableCredentialsProvider::new();
+    if env_credentials.provide_credentials().await.is_ok() {
+        loader = loader.credentials_provider(env_credentials);
+    }
+    if let Some(region) = EnvironmentVariableRegionProvider::new().region().await {
+        loader = loader.region(region);
+    }
+    loader
         .http_client(http_client())
         .retry_config(
             RetryConfig::standard()

@@ -96,6 +96,11 @@ impl SecureParameters {
         )
     }
 
+    /// The SSM client, for other parameter reads (one client per service is enough).
+    pub fn ssm(&self) -> &aws_sdk_ssm::Client {
+        &self.ssm
+    }
+
     /// A SecureString write under `key`.
     fn put(
         &self,
