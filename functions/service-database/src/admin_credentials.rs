@@ -29,7 +29,7 @@ pub enum CredentialError {
     SecretShape { profile: String, arn: String },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct AdminCredentials {
     parameters: SecureParameters,
     secrets_config: aws_sdk_secretsmanager::Config,

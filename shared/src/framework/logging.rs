@@ -1,6 +1,7 @@
 //! Structured logs: JSON under Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise.
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing::{Level, Metadata};
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -16,8 +17,11 @@ pub fn init(function_crate: &str) {
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
-    let filter = targets(level, function_crate);
+    let levels = Levels::new(level, function_crate);
+    let filter = filter_fn(move |meta: &Metadata<'_>| levels.enabled(meta.target(), meta.level()))
+        .with_max_level_hint(level);
     let layer = tracing_subscriber::fmt::layer()
+        .log_internal_errors(true)
         .with_target(false)
         .with_writer(std::io::stdout);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
@@ -41,42 +45,67 @@ pub fn init(function_crate: &str) {
     drop(result);
 }
 
-/// A filter by target: no regular expressions to compile at start-up, as `EnvFilter` would.
-fn targets(level: LevelFilter, function_crate: &str) -> Targets {
-    let framework = module_path!().split("::").next().unwrap_or_default();
-    [framework, function_crate]
-        .into_iter()
-        .filter(|name| {
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
-        .fold(
-            Targets::new().with_default(level.min(LevelFilter::INFO)),
-            |targets, name| targets.with_target(name, level),
-        )
+/// Our crates (the framework and the function) at the level asked; every other crate at
+/// INFO or above. A plain filter on the target: nothing to parse or compile at start-up.
+struct Levels {
+    own: Vec<String>,
+    level: LevelFilter,
+}
+
+impl Levels {
+    fn new(level: LevelFilter, function_crate: &str) -> Self {
+        let framework = module_path!().split("::").next().unwrap_or_default();
+        let own = [framework, function_crate]
+            .into_iter()
+            .filter(|name| {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+            .map(str::to_owned)
+            .collect();
+        Self { own, level }
+    }
+
+    fn enabled(&self, target: &str, level: &Level) -> bool {
+        // The crate itself or a module under it: a bare prefix would also take in another
+        // crate whose name starts the same (`shared_memory`).
+        let ours = self.own.iter().any(|name| {
+            target
+                .strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        });
+        let max = if ours {
+            self.level
+        } else {
+            self.level.min(LevelFilter::INFO)
+        };
+        *level <= max
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use tracing::Level;
-
     #[test]
     fn only_our_crates_go_below_info() {
-        let t = targets(LevelFilter::TRACE, "service_database");
-        assert!(t.would_enable("service_database::apply", &Level::TRACE));
-        assert!(t.would_enable("shared::framework::runtime", &Level::TRACE));
-        assert!(!t.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
-        assert!(t.would_enable("aws_smithy_runtime::client", &Level::INFO));
+        let l = Levels::new(LevelFilter::TRACE, "service_database");
+        assert!(l.enabled("service_database", &Level::TRACE));
+        assert!(l.enabled("service_database::apply", &Level::TRACE));
+        assert!(l.enabled("shared::framework::runtime", &Level::TRACE));
+        assert!(!l.enabled("aws_smithy_runtime::client", &Level::DEBUG));
+        assert!(l.enabled("aws_smithy_runtime::client", &Level::INFO));
+        // Another crate whose name starts like ours is not ours.
+        assert!(!l.enabled("shared_memory", &Level::DEBUG));
+        assert!(!l.enabled("service_database_x::a", &Level::DEBUG));
 
-        let t = targets(LevelFilter::WARN, "x");
-        assert!(!t.would_enable("x", &Level::INFO));
-        assert!(!t.would_enable("hyper", &Level::INFO));
-        assert!(t.would_enable("hyper", &Level::WARN));
+        let l = Levels::new(LevelFilter::WARN, "x");
+        assert!(!l.enabled("x", &Level::INFO));
+        assert!(!l.enabled("hyper", &Level::INFO));
+        assert!(l.enabled("hyper", &Level::WARN));
 
-        // A name that is no crate name adds no target.
-        let t = targets(LevelFilter::DEBUG, "a=trace,b");
-        assert!(!t.would_enable("a=trace,b", &Level::DEBUG));
-        assert!(t.would_enable("shared", &Level::DEBUG));
+        // A name that is no crate name is not ours.
+        let l = Levels::new(LevelFilter::DEBUG, "a=trace,b");
+        assert!(!l.enabled("a=trace,b", &Level::DEBUG));
+        assert!(l.enabled("shared", &Level::DEBUG));
     }
 }
