@@ -57,6 +57,11 @@ impl FunctionProcess {
         self.child.id()
     }
 
+    /// Kills the process and waits until it has exited, its memory freed.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Everything the process printed so far, one line each.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().join("\n")

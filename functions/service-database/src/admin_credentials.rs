@@ -79,8 +79,8 @@ impl AdminCredentials {
                 Ok((user.clone(), stored.value))
             }
             AdminSource::Secret { arn } => {
-                let out = self
-                    .secrets()
+                let secrets = self.secrets();
+                let out = secrets
                     .get_secret_value()
                     .secret_id(arn)
                     .send()

@@ -5,17 +5,17 @@ use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Initializes logging once. Level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, default INFO.
+/// Initializes logging once. Level from `AWS_LAMBDA_LOG_LEVEL` (`FATAL` reads as ERROR), else
+/// `RUST_LOG`, else INFO.
 ///
 /// The level applies to this framework and to `function_crate` (pass
 /// `env!("CARGO_CRATE_NAME")`); every other crate stays at INFO or above whatever is asked,
 /// because below it they log raw events (the presigned ResponseURL), requests and responses
 /// (secrets).
 pub fn init(function_crate: &str) {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|l| l.parse::<LevelFilter>().ok())
+    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().and_then(|v| parse_level(&v)))
         .unwrap_or(LevelFilter::INFO);
     let levels = Levels::new(level, function_crate);
     let filter = filter_fn(move |meta: &Metadata<'_>| levels.enabled(meta.target(), meta.level()))
@@ -43,6 +43,15 @@ pub fn init(function_crate: &str) {
     };
     // Already initialized (a test, or a second call): keep the first.
     drop(result);
+}
+
+/// A level as Lambda's log settings name it (`FATAL` included); empty or unknown is none.
+fn parse_level(value: &str) -> Option<LevelFilter> {
+    match value.trim() {
+        "" => None,
+        v if v.eq_ignore_ascii_case("fatal") => Some(LevelFilter::ERROR),
+        v => v.parse().ok(),
+    }
 }
 
 /// Our crates (the framework and the function) at the level asked; every other crate at
@@ -85,6 +94,15 @@ impl Levels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn levels_read_as_lambda_names_them() {
+        assert_eq!(parse_level("FATAL"), Some(LevelFilter::ERROR));
+        assert_eq!(parse_level(" debug "), Some(LevelFilter::DEBUG));
+        assert_eq!(parse_level("TRACE"), Some(LevelFilter::TRACE));
+        assert_eq!(parse_level(""), None);
+        assert_eq!(parse_level("debug,hyper=trace"), None);
+    }
 
     #[test]
     fn only_our_crates_go_below_info() {

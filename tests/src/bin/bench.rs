@@ -36,14 +36,22 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or("function")
         .to_owned();
 
-    // Alternated with the floor's, so both see the same machine: this one's speed drifts.
+    // Alternated with the floor's (ABBA, so neither always goes first), so that both see the
+    // machine at the same speed: its speed drifts.
     let hello = args.next().map(PathBuf::from);
     let mut starts = Vec::new();
     let mut floor = hello.as_ref().map(|_| Vec::new());
-    for _ in 0..STARTS {
-        starts.push(first_poll(&binary).await?);
+    for round in 0..STARTS {
         if let (Some(hello), Some(floor)) = (&hello, &mut floor) {
-            floor.push(first_poll(hello).await?);
+            if round % 2 == 0 {
+                starts.push(first_poll(&binary).await?);
+                floor.push(first_poll(hello).await?);
+            } else {
+                floor.push(first_poll(hello).await?);
+                starts.push(first_poll(&binary).await?);
+            }
+        } else {
+            starts.push(first_poll(&binary).await?);
         }
     }
 
@@ -226,15 +234,19 @@ async fn fill_ledger(dynamo: &aws_sdk_dynamodb::Client, listener: &str) -> anyho
     Ok(())
 }
 
-/// Start-up to the first poll of the Runtime API.
+/// Start-up to the first poll of the Runtime API. The process has exited when this returns,
+/// so its teardown does not overlap the next start.
 async fn first_poll(binary: &std::path::Path) -> anyhow::Result<Duration> {
     let runtime = RuntimeApi::start().await;
     let began = Instant::now();
-    let _function = FunctionProcess::spawn(binary, &runtime.address(), &ENV);
-    if !runtime.wait_for_poll(Duration::from_secs(10)).await {
+    let function = FunctionProcess::spawn(binary, &runtime.address(), &ENV);
+    let polled = runtime.wait_for_poll(Duration::from_secs(10)).await;
+    let elapsed = began.elapsed();
+    function.kill().await;
+    if !polled {
         bail!("{} never polled the Runtime API", binary.display());
     }
-    Ok(began.elapsed())
+    Ok(elapsed)
 }
 
 fn median_ms(samples: &[Duration]) -> f64 {
