@@ -392,6 +392,61 @@ async fn someone_elses_database_or_role_is_left_untouched() {
 }
 
 #[tokio::test]
+async fn a_database_someone_else_creates_at_the_same_moment_is_left_standing() {
+    let e = env().await;
+    let svc = service();
+    let staging = service();
+    let theirs = admin().await;
+    for statement in [
+        format!("CREATE DATABASE {staging}"),
+        format!("COMMENT ON DATABASE {staging} IS 'theirs'"),
+    ] {
+        theirs.batch_execute(&statement).await.unwrap();
+    }
+    // Someone else's CREATE DATABASE between writing its row and committing: a rename in an
+    // open transaction holds the name the same way, and the function cannot see it yet.
+    theirs
+        .batch_execute(&format!("BEGIN; ALTER DATABASE {staging} RENAME TO {svc}"))
+        .await
+        .unwrap();
+    let create = e.invoke(e.h.event("Database").create(e.props(&svc)));
+    let commit = async {
+        let watcher = admin().await;
+        let waiting = "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'";
+        let started = Instant::now();
+        while watcher.query_opt(waiting, &[]).await.unwrap().is_none() {
+            assert!(
+                started.elapsed() < TIMEOUT,
+                "the function never reached CREATE DATABASE"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        theirs.batch_execute("COMMIT").await.unwrap();
+    };
+    let (r, ()) = tokio::join!(create, commit);
+    assert_eq!(r.status(), "FAILED", "{}", r.reason());
+    let comment = admin()
+        .await
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&svc],
+        )
+        .await
+        .unwrap()
+        .map(|row| row.get::<_, Option<String>>(0));
+    assert_eq!(
+        comment,
+        Some(Some("theirs".to_owned())),
+        "their database stands"
+    );
+    assert!(
+        !exists("role", &svc).await,
+        "this request's role was taken back"
+    );
+    assert!(e.parameter_gone(&svc).await);
+}
+
+#[tokio::test]
 async fn a_failure_part_way_leaves_nothing_behind() {
     let e = env().await;
     // The parameter exists and is someone else's: nothing else may be created.

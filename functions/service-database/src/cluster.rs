@@ -88,10 +88,11 @@ impl ClusterError {
         matches!(self, Self::Sql { code: Some(code), .. } if code == sqlstate)
     }
 
-    /// The object to create exists already (another delivery of the request made it):
-    /// a role (42710) or a database (42P04).
+    /// The object to create exists already (another delivery of the request, or someone
+    /// else, made it): a role (42710) or a database (42P04); or one made at the same moment,
+    /// which the catalog's unique index turns away (23505) once its maker commits.
     pub fn already_exists(&self) -> bool {
-        self.has_code("42710") || self.has_code("42P04")
+        self.has_code("42710") || self.has_code("42P04") || self.has_code("23505")
     }
 }
 
