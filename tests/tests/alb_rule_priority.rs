@@ -171,12 +171,88 @@ async fn redelivery_and_updates_keep_a_services_priorities() {
         ),
         vec![9]
     );
-    // A range that excludes 6 keeps 8 and moves only the other.
+    // A range that excludes 6 keeps 8 at the second rule and moves only the first.
     let v5 =
         json!({"ListenerArn": listener, "Count": "2", "MinPriority": "8", "MaxPriority": "100"});
     assert_eq!(
         priorities(&invoke(&h, events.update(&id, v5, v4)).await),
-        vec![8, 10]
+        vec![10, 8]
+    );
+}
+
+#[tokio::test]
+async fn rules_keep_their_places_across_updates_whatever_the_order_of_their_numbers() {
+    let elb = elb().await;
+    let listener = listener(&elb, [50000]).await;
+    let h = function(&prefix().await).await;
+    let events = h.event("CatchAll");
+    let id = format!("{listener}#CatchAll");
+    let one = json!({"ListenerArn": listener, "Placement": "Last"});
+    assert_eq!(
+        priorities(&invoke(&h, events.create(one.clone())).await),
+        vec![49999]
+    );
+    // A second rule: the first keeps 49999.
+    let two = json!({"ListenerArn": listener, "Placement": "Last", "Count": 2});
+    assert_eq!(
+        priorities(&invoke(&h, events.update(&id, two.clone(), one)).await),
+        vec![49999, 49998]
+    );
+    // Any later Update answers the same places: the rules are not told to swap.
+    let timeout =
+        json!({"ListenerArn": listener, "Placement": "Last", "Count": 2, "ServiceTimeout": 120});
+    assert_eq!(
+        priorities(&invoke(&h, events.update(&id, timeout.clone(), two.clone())).await),
+        vec![49999, 49998]
+    );
+    // CloudFormation rolling that Update back: the same again.
+    assert_eq!(
+        priorities(&invoke(&h, events.update(&id, two, timeout)).await),
+        vec![49999, 49998]
+    );
+}
+
+#[tokio::test]
+async fn entries_claimed_before_places_were_kept_stay_at_their_answered_places() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let elb = elb().await;
+    let listener = listener(&elb, [10, 12]).await;
+    let table = prefix().await;
+    let h = function(&table).await;
+    let events = h.event("Priority");
+    let id = format!("{listener}#Priority");
+    // As the earlier release left them: no Position, answered "10,12".
+    let owner = format!("stack={} logical-id=Priority", events.stack_id());
+    let ledger = dynamo().await;
+    for priority in [12, 10] {
+        ledger
+            .put_item()
+            .table_name(&table)
+            .item("Listener", AttributeValue::S(listener.clone()))
+            .item("Priority", AttributeValue::N(priority.to_string()))
+            .item("Owner", AttributeValue::S(owner.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let old = json!({"ListenerArn": listener, "Count": 2});
+    let same = json!({"ListenerArn": listener, "Count": 2, "ServiceTimeout": 120});
+    assert_eq!(
+        priorities(&invoke(&h, events.update(&id, same.clone(), old)).await),
+        vec![10, 12]
+    );
+    // 10 leaves the range: the first rule gets a new one, the second keeps 12; and once 10
+    // is released, 12 is still the second rule's.
+    let narrow = json!({"ListenerArn": listener, "Count": 2, "MinPriority": 11});
+    assert_eq!(
+        priorities(&invoke(&h, events.update(&id, narrow.clone(), same)).await),
+        vec![13, 12]
+    );
+    let again =
+        json!({"ListenerArn": listener, "Count": 2, "MinPriority": 11, "ServiceTimeout": 60});
+    assert_eq!(
+        priorities(&invoke(&h, events.update(&id, again, narrow)).await),
+        vec![13, 12]
     );
 }
 

@@ -9,8 +9,9 @@ use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
 
 use crate::choice;
 use crate::error::Error;
-use crate::ledger::{Claim, Ledger, owner_value};
+use crate::ledger::{Claim, Entry, Ledger, Place, owner_value};
 use crate::listener;
+use crate::places::{self, Kept};
 use crate::properties::{Allocation, Properties};
 
 pub struct AlbRulePriority {
@@ -42,10 +43,23 @@ struct Request<'a> {
 struct Plan {
     /// This owner's entries on the listener.
     mine: BTreeSet<u32>,
-    /// Those it keeps: they fit the range and are not more than wanted.
-    keep: BTreeSet<u32>,
-    /// What to claim, in one transaction.
-    claim: Vec<u32>,
+    /// Those it keeps, each at its rule's place.
+    kept: Kept,
+    /// What to claim for the places left, in one transaction.
+    claim: Vec<Place>,
+}
+
+impl Plan {
+    /// The priorities by place, the first rule's first.
+    fn priorities(&self) -> Vec<u32> {
+        // Claims are made for the free places in order.
+        let mut claimed = self.claim.iter().map(|c| c.priority);
+        self.kept
+            .places
+            .iter()
+            .filter_map(|kept| kept.or_else(|| claimed.next()))
+            .collect()
+    }
 }
 
 impl AlbRulePriority {
@@ -83,21 +97,28 @@ impl AlbRulePriority {
             }
             progress.step(format!(
                 "claiming priorities {:?} on listener {arn}",
-                plan.claim
+                plan.claim.iter().map(|c| c.priority).collect::<Vec<_>>()
             ));
             match self.ledger.claim(arn, &plan.claim, &me, request.id).await? {
                 Claim::Committed => break plan,
                 Claim::Cancelled if attempt < MAX_CLAIMS => {
                     // Someone won a candidate, or our own claim's answer was lost: read again.
-                    tracing::info!(attempt, candidates = ?plan.claim, "claim cancelled; reading the ledger again");
+                    tracing::info!(attempt, candidates = ?plan.claim.iter().map(|c| c.priority).collect::<Vec<_>>(), "claim cancelled; reading the ledger again");
                     let pause = 20 * attempt.min(10) + rand::rng().random_range(0..50);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 Claim::Cancelled => return Err(Error::Contended(attempt)),
             }
         };
+        for place in &plan.kept.unrecorded {
+            // Best effort, as a release: unwritten, the place is inferred the same way again.
+            if let Err(error) = self.ledger.set_position(arn, *place, &me).await {
+                tracing::warn!(priority = place.priority, error = %error, "place not written down");
+            }
+        }
+        let priorities = plan.priorities();
         if request.releases_surplus {
-            for surplus in plan.mine.difference(&plan.keep) {
+            for surplus in plan.mine.iter().filter(|p| !priorities.contains(p)) {
                 progress.step(format!("releasing priority {surplus}"));
                 // The claim is done: a release that fails is left to the next Update or the
                 // Delete, not turned into a FAILED.
@@ -106,9 +127,7 @@ impl AlbRulePriority {
                 }
             }
         }
-        // Kept priorities first, so `Priority` stays where the service's first rule is.
-        let new: BTreeSet<u32> = plan.claim.iter().copied().collect();
-        let listed: Vec<String> = plan.keep.iter().chain(&new).map(u32::to_string).collect();
+        let listed: Vec<String> = priorities.iter().map(u32::to_string).collect();
         tracing::info!(priorities = %listed.join(","), "allocated");
         Ok(Outcome::new(physical_id(arn, owner))
             .with("Priority", listed.first().cloned().unwrap_or_default())
@@ -123,27 +142,28 @@ impl AlbRulePriority {
         me: &str,
     ) -> Result<Plan, Error> {
         let entries = self.ledger.list(&want.listener_arn).await?;
-        let mine: BTreeSet<u32> = entries
-            .iter()
-            .filter(|e| e.owner == me)
-            .map(|e| e.priority)
-            .collect();
-        let keep: BTreeSet<u32> = mine
-            .iter()
-            .copied()
-            .filter(|p| want.range.contains(p))
-            .take(want.count)
-            .collect();
+        let mine: Vec<&Entry> = entries.iter().filter(|e| e.owner == me).collect();
+        let kept = places::kept(&mine, want.count, &want.range);
         let taken: BTreeSet<u32> = rules
             .iter()
             .copied()
             .chain(entries.iter().map(|e| e.priority))
             .collect();
-        let need = want.count - keep.len();
-        let claim: Vec<u32> = choice::candidates(&taken, want.range.clone(), want.placement)
-            .take(need)
+        let free: Vec<u32> = (0..)
+            .zip(&kept.places)
+            .filter_map(|(position, kept)| kept.is_none().then_some(position))
             .collect();
-        if claim.len() < need {
+        let mut new: Vec<u32> = choice::candidates(&taken, want.range.clone(), want.placement)
+            .take(free.len())
+            .collect();
+        // New ones go to the free places in ascending order, as a Create has always answered.
+        new.sort_unstable();
+        let claim: Vec<Place> = free
+            .iter()
+            .zip(&new)
+            .map(|(&position, &priority)| Place { position, priority })
+            .collect();
+        if claim.len() < free.len() {
             return Err(Error::Full {
                 low: *want.range.start(),
                 high: *want.range.end(),
@@ -151,7 +171,11 @@ impl AlbRulePriority {
                 taken: taken.range(want.range.clone()).count(),
             });
         }
-        Ok(Plan { mine, keep, claim })
+        Ok(Plan {
+            mine: mine.iter().map(|e| e.priority).collect(),
+            kept,
+            claim,
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The priority ledger: a DynamoDB table with one item per listener (partition key) and
-//! priority (sort key), naming its owner. One Query reads a listener's whole ledger; a claim
-//! of several priorities is one transaction, all or nothing, each item only if absent.
+//! priority (sort key), naming its owner and the place among the owner's rules it was
+//! claimed for. One Query reads a listener's whole ledger; a claim of several priorities is
+//! one transaction, all or nothing, each item only if absent.
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ const LISTENER: &str = "Listener";
 const PRIORITY: &str = "Priority";
 const OWNER: &str = "Owner";
 const RECORD: &str = "Record";
+const POSITION: &str = "Position";
 
 pub struct Ledger {
     dynamo: Client,
@@ -28,6 +30,16 @@ pub struct Ledger {
 pub struct Entry {
     pub priority: u32,
     pub owner: String,
+    /// Which of the owner's rules it is for (0 is the first); none on entries claimed before
+    /// places were kept.
+    pub position: Option<u32>,
+}
+
+/// A priority for one of the owner's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub position: u32,
+    pub priority: u32,
 }
 
 /// How a claim ended.
@@ -97,24 +109,25 @@ impl Ledger {
         }
     }
 
-    /// Claims all of `priorities` for `owner` in one transaction. Its token is derived from
-    /// the request and what it claims, so a retry after a lost answer (the SDK's, or a
+    /// Claims all of `places` for `owner` in one transaction. Its token is derived from the
+    /// request and what it claims, so a retry after a lost answer (the SDK's, or a
     /// redelivered request's) is the same transaction, and no other request reuses it.
     pub async fn claim(
         &self,
         listener_arn: &str,
-        priorities: &[u32],
+        places: &[Place],
         owner: &str,
         request_id: &str,
     ) -> Result<Claim, Error> {
-        let items = priorities
+        let items = places
             .iter()
-            .map(|priority| {
+            .map(|place| {
                 let put = Put::builder()
                     .table_name(&self.table)
                     .item(LISTENER, AttributeValue::S(listener_arn.to_owned()))
-                    .item(PRIORITY, AttributeValue::N(priority.to_string()))
+                    .item(PRIORITY, AttributeValue::N(place.priority.to_string()))
                     .item(OWNER, AttributeValue::S(owner.to_owned()))
+                    .item(POSITION, AttributeValue::N(place.position.to_string()))
                     .condition_expression("attribute_not_exists(#p)")
                     .expression_attribute_names("#p", PRIORITY)
                     .build()
@@ -129,7 +142,7 @@ impl Ledger {
             .dynamo
             .transact_write_items()
             .set_transact_items(Some(items))
-            .client_request_token(token(request_id, listener_arn, priorities, owner))
+            .client_request_token(token(request_id, listener_arn, places, owner))
             .send()
             .await;
         match result {
@@ -156,6 +169,34 @@ impl Ledger {
                 _ => Err(aws("TransactWriteItems", &e)),
             },
         }
+    }
+
+    /// Writes down the place of an entry claimed before places were kept, if `owner` still
+    /// holds it, so that it stays where it is when others of the owner's go.
+    pub async fn set_position(
+        &self,
+        listener_arn: &str,
+        place: Place,
+        owner: &str,
+    ) -> Result<(), Error> {
+        let result = self
+            .dynamo
+            .update_item()
+            .table_name(&self.table)
+            .key(LISTENER, AttributeValue::S(listener_arn.to_owned()))
+            .key(PRIORITY, AttributeValue::N(place.priority.to_string()))
+            .update_expression("SET #p = :p")
+            .condition_expression("#o = :o")
+            .expression_attribute_names("#p", POSITION)
+            .expression_attribute_names("#o", OWNER)
+            .expression_attribute_values(":p", AttributeValue::N(place.position.to_string()))
+            .expression_attribute_values(":o", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        // Released meanwhile: nothing to write down.
+        unless_condition_failed(result, "UpdateItem", |s| {
+            s.is_conditional_check_failed_exception()
+        })
     }
 
     /// Keeps the resource's record of its properties (see
@@ -246,15 +287,20 @@ fn record_partition(listener_arn: &str, owner: &str) -> String {
 fn entry(item: &HashMap<String, AttributeValue>) -> Option<Entry> {
     let priority = item.get(PRIORITY)?.as_n().ok()?.parse().ok()?;
     let owner = item.get(OWNER)?.as_s().ok()?.clone();
-    Some(Entry { priority, owner })
+    let position = item.get(POSITION).and_then(|p| p.as_n().ok()?.parse().ok());
+    Some(Entry {
+        priority,
+        owner,
+        position,
+    })
 }
 
 /// An idempotency token (at most 36 characters) for one claim: FNV-1a over the request and
 /// what it claims.
-fn token(request_id: &str, listener_arn: &str, priorities: &[u32], owner: &str) -> String {
+fn token(request_id: &str, listener_arn: &str, places: &[Place], owner: &str) -> String {
     let mut text = format!("{request_id}|{listener_arn}|{owner}");
-    for p in priorities {
-        text.push_str(&format!("|{p}"));
+    for p in places {
+        text.push_str(&format!("|{}@{}", p.priority, p.position));
     }
     let mut hashes = [0xcbf2_9ce4_8422_2325_u64, 0x8422_2325_cbf2_9ce4_u64];
     for (i, hash) in hashes.iter_mut().enumerate() {
@@ -295,15 +341,23 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
 mod tests {
     use super::*;
 
+    fn places(priorities: &[u32]) -> Vec<Place> {
+        (0..)
+            .zip(priorities)
+            .map(|(position, &priority)| Place { position, priority })
+            .collect()
+    }
+
     #[test]
     fn a_claims_token_is_stable_and_tells_claims_apart() {
-        let t = token("r", "arn:l", &[5, 6], "o");
-        assert_eq!(t, token("r", "arn:l", &[5, 6], "o"));
+        let t = token("r", "arn:l", &places(&[5, 6]), "o");
+        assert_eq!(t, token("r", "arn:l", &places(&[5, 6]), "o"));
         assert!(t.len() <= 36);
-        assert_ne!(t, token("r", "arn:l", &[5, 7], "o"));
-        assert_ne!(t, token("r", "arn:l", &[5, 6], "p"));
-        assert_ne!(t, token("r", "arn:m", &[5, 6], "o"));
+        assert_ne!(t, token("r", "arn:l", &places(&[5, 7]), "o"));
+        assert_ne!(t, token("r", "arn:l", &places(&[6, 5]), "o"));
+        assert_ne!(t, token("r", "arn:l", &places(&[5, 6]), "p"));
+        assert_ne!(t, token("r", "arn:m", &places(&[5, 6]), "o"));
         // Another request claiming the same never reuses the token.
-        assert_ne!(t, token("s", "arn:l", &[5, 6], "o"));
+        assert_ne!(t, token("s", "arn:l", &places(&[5, 6]), "o"));
     }
 }

@@ -6,6 +6,7 @@ mod choice;
 mod error;
 mod ledger;
 mod listener;
+mod places;
 mod properties;
 
 use ledger::Ledger;
