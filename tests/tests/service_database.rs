@@ -1192,6 +1192,65 @@ async fn retained_objects_are_adopted_by_the_same_stack_deployed_again_and_by_no
     assert!(e.parameter_gone(&svc).await);
 }
 
+#[tokio::test]
+async fn a_create_stopped_while_adopting_leaves_what_was_retained_for_the_next_deployment() {
+    use integration_tests::EventBuilder;
+    let e = env().await;
+    let svc = service();
+    let stack = format!("orders-{}", unique());
+    let retain = e.props(&svc);
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    succeeds(&e, first.create(retain.clone())).await;
+    let service_data = connect(&svc, &e.service_password(&svc).await, &svc)
+        .await
+        .unwrap();
+    service_data
+        .batch_execute("CREATE TABLE orders (id int); INSERT INTO orders VALUES (7)")
+        .await
+        .unwrap();
+    drop(service_data);
+    succeeds(&e, first.delete(&e.id(&svc), retain.clone())).await;
+
+    // Deployed again, now with Drop: the Create stops at its last step, before it could take
+    // anything back, and CloudFormation deletes what it answered.
+    let mut dropping = retain.clone();
+    dropping["OnDelete"] = json!("Drop");
+    let h = failing_after(&e, "reading parameter!").await;
+    let again = EventBuilder::in_stack(&h.endpoint, &stack, "Database");
+    let r = h.invoke(again.create(dropping.clone()), TIMEOUT).await;
+    assert_eq!(r.status(), "FAILED", "{}", r.reason());
+    let id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("create-failed:"), "{id}");
+    let r = h.invoke(again.delete(&id, dropping), TIMEOUT).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert!(exists("role", &svc).await && exists("database", &svc).await);
+    assert!(
+        !e.parameter_gone(&svc).await,
+        "the parameter was retained too"
+    );
+
+    // The next deployment adopts it all, the service's data with it.
+    let third = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    succeeds(&e, third.create(retain)).await;
+    let kept: i32 = connect(&svc, &e.service_password(&svc).await, &svc)
+        .await
+        .unwrap()
+        .query_one("SELECT id FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 7);
+}
+
+/// Invokes and asserts SUCCESS.
+async fn succeeds(e: &Env, event: Value) {
+    let r = e.invoke(event).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+}
+
 /// The function with a step made to fail right after it took effect.
 async fn failing_after(e: &Env, step: &str) -> Harness {
     Harness::start(
@@ -1308,6 +1367,46 @@ async fn a_rolled_back_rotation_restores_the_password_in_force_under_the_earlier
     connect(&svc, &first, &svc)
         .await
         .expect("the role has it again");
+}
+
+#[tokio::test]
+async fn after_a_failed_and_rolled_back_rotation_the_next_one_makes_a_new_password() {
+    let e = env().await;
+    let svc = service();
+    let events = e.h.event("Database");
+    let v1 = e.droppable(&svc);
+    let mut v2 = v1.clone();
+    v2["RotationToken"] = json!("2");
+    e.invoke(events.create(v1.clone())).await.answer();
+    let first = e.service_password(&svc).await;
+    // The rotation fails after the parameter was overwritten: its undo writes the first back.
+    let h = failing_after(&e, "ALTER ROLE").await;
+    let r = h
+        .invoke(
+            events
+                .answered_at(&h.endpoint)
+                .update(&e.id(&svc), v2.clone(), v1.clone()),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED", "{}", r.reason());
+    // CloudFormation rolls it back.
+    let r = e
+        .invoke(events.update(&e.id(&svc), v1.clone(), v2.clone()))
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(e.service_password(&svc).await, first);
+    // Deployed again, RotationToken 2 rotates.
+    let r = e.invoke(events.update(&e.id(&svc), v2, v1)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let rotated = e.service_password(&svc).await;
+    assert_ne!(
+        rotated, first,
+        "the password RotationToken 2 was to replace"
+    );
+    connect(&svc, &rotated, &svc)
+        .await
+        .expect("the role has the new password");
 }
 
 #[tokio::test]

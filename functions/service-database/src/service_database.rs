@@ -45,8 +45,8 @@ struct Goal<'a> {
 struct Before {
     policy: PasswordPolicy,
     key: Key,
-    role_exists: bool,
-    database_exists: bool,
+    role: Found,
+    database: Found,
 }
 
 /// What this request created or changed, to take back if a later step fails.
@@ -203,8 +203,8 @@ impl ServiceDatabase {
         let before = Before {
             policy,
             key,
-            role_exists: role != Found::Absent,
-            database_exists: database != Found::Absent,
+            role,
+            database,
         };
         let mut undo = Undo::default();
         let result = self
@@ -251,12 +251,14 @@ impl ServiceDatabase {
         let (password, believed) = self.store_password(goal, before, undo, progress).await?;
         let mark = cluster::mark(goal.owner, &goal.physical_id);
         let role = goal.properties.role();
-        if before.role_exists {
+        if before.role != Found::Absent {
             progress.step(format!("setting the password of role {role}"));
             // Set before the change: an ALTER ROLE applied but not acknowledged is undone too.
             undo.role_password = believed.filter(|b| b.expose() != password.expose());
             cluster.set_password(role, &password).await?;
-            cluster.comment_role(role, &mark).await?;
+            if before.role == Found::Ours {
+                cluster.comment_role(role, &mark).await?;
+            }
         } else {
             progress.step(format!("creating role {role}"));
             // Set before the change: a CREATE ROLE applied but not acknowledged goes too;
@@ -268,9 +270,39 @@ impl ServiceDatabase {
             }
         }
         cluster.grant_to_admin(role).await?;
-        self.converge_database(cluster, goal, before.database_exists, &mark, undo, progress)
+        self.converge_database(cluster, goal, before.database, &mark, undo, progress)
             .await?;
-        self.answer(goal, progress).await
+        let outcome = self.answer(goal, progress).await?;
+        self.mark_adopted(cluster, goal, before, &mark, progress)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// What an earlier deployment of this stack retained becomes this generation's last:
+    /// until then it stays marked as released, so that the cleanup Delete of a Create that
+    /// fails (or is stopped) on the way leaves it, and the next deployment can adopt it.
+    async fn mark_adopted(
+        &self,
+        cluster: &Cluster,
+        goal: &Goal<'_>,
+        before: &Before,
+        mark: &str,
+        progress: &Progress,
+    ) -> Result<(), Error> {
+        let (role, database) = (goal.properties.role(), &goal.properties.database_name);
+        if before.role == Found::Released {
+            progress.step(format!(
+                "marking the adopted role {role} as this resource's"
+            ));
+            cluster.comment_role(role, mark).await?;
+        }
+        if before.database == Found::Released {
+            progress.step(format!(
+                "marking the adopted database {database} as this resource's"
+            ));
+            cluster.comment_database(database, mark).await?;
+        }
+        Ok(())
     }
 
     /// Writes the password the goal calls for (kept, new, or restored by a rollback) into
@@ -294,10 +326,9 @@ impl ServiceDatabase {
         let believed = current.clone().or(previous);
         let (token, old_token) = (p.rotation_token.as_deref(), goal.old_token.as_deref());
         let token_changed = goal.rotate && current.is_some() && old_token != token;
-        let restored = if token_changed {
-            self.relabel(name, old_token, token).await?
-        } else {
-            None
+        let restored = match &current {
+            Some(current) if token_changed => self.relabel(name, current, old_token, token).await?,
+            _ => None,
         };
         let password = match (believed.clone(), restored) {
             (_, Some(earlier)) => {
@@ -337,33 +368,42 @@ impl ServiceDatabase {
 
     /// Keeps the password in force now findable under its token's label, so that a rollback
     /// (an Update back to that token) restores it instead of making a third; returns the one
-    /// in force under the new token before, if any.
+    /// in force under the new token before, if any. When that one is the password in force,
+    /// the request before (to the old token) failed and its undo put it back: it is not the
+    /// old token's, and keeps no label of it.
     async fn relabel(
         &self,
         name: &str,
+        current: &Secret,
         old_token: Option<&str>,
         token: Option<&str>,
     ) -> Result<Option<Secret>, Error> {
-        self.parameters.label_rotation(name, old_token).await?;
+        let under_new = self.parameters.read_rotation(name, token).await?;
+        if under_new
+            .as_ref()
+            .is_none_or(|found| found.expose() != current.expose())
+        {
+            self.parameters.label_rotation(name, old_token).await?;
+        }
         self.parameters
             .tidy_rotation_labels(name, [old_token, token])
             .await?;
-        Ok(self.parameters.read_rotation(name, token).await?)
+        Ok(under_new)
     }
 
     /// Creates the database owned by the role, or hands an existing one to it; then marks it
-    /// and keeps PUBLIC out.
+    /// (one adopted is marked last, by `mark_adopted`) and keeps PUBLIC out.
     async fn converge_database(
         &self,
         cluster: &Cluster,
         goal: &Goal<'_>,
-        exists: bool,
+        found: Found,
         mark: &str,
         undo: &mut Undo,
         progress: &Progress,
     ) -> Result<(), Error> {
         let (role, database) = (goal.properties.role(), &goal.properties.database_name);
-        if exists {
+        if found != Found::Absent {
             progress.step(format!("making {role} the owner of database {database}"));
             cluster.set_owner(database, role).await?;
         } else {
@@ -376,7 +416,9 @@ impl ServiceDatabase {
                 return Err(error.into());
             }
         }
-        cluster.comment_database(database, mark).await?;
+        if found != Found::Released {
+            cluster.comment_database(database, mark).await?;
+        }
         progress.step(format!(
             "revoking CONNECT and TEMPORARY on {database} from PUBLIC"
         ));
@@ -672,14 +714,25 @@ impl ServiceDatabase {
             return Ok(());
         };
         let (database, role) = (database.as_str(), role.as_str());
+        let (database_comment, role_comment) = (
+            cluster.database_comment(database).await?,
+            cluster.role_comment(role).await?,
+        );
+        let released = |c: &Option<Option<String>>| matches!(c, Some(Some(c)) if cluster::released_for(c, owner));
+        if released(&database_comment) || released(&role_comment) {
+            // A Create that failed while adopting what this stack retained: all of it goes
+            // back, with whatever that Create made for it (a new role may own it now).
+            progress.step("a failed adoption: releasing again what it took over");
+            return self.release(&request, progress).await;
+        }
         let uses = |comment| cluster::comment_used_by(comment, owner, id);
-        if uses(cluster.database_comment(database).await?) {
+        if uses(database_comment) {
             progress.step(format!("dropping database {database}"));
             cluster.drop_database(database).await?;
         } else {
             tracing::info!(database, "not this resource's, or gone: left in place");
         }
-        if uses(cluster.role_comment(role).await?) {
+        if uses(role_comment) {
             progress.step(format!(
                 "dropping what role {role} owns or was granted, then the role"
             ));
