@@ -50,6 +50,10 @@ struct Plan {
 }
 
 impl Plan {
+    fn claimed(&self) -> Vec<u32> {
+        self.claim.iter().map(|c| c.priority).collect()
+    }
+
     /// The priorities by place, the first rule's first.
     fn priorities(&self) -> Vec<u32> {
         // Claims are made for the free places in order.
@@ -97,41 +101,56 @@ impl AlbRulePriority {
             }
             progress.step(format!(
                 "claiming priorities {:?} on listener {arn}",
-                plan.claim.iter().map(|c| c.priority).collect::<Vec<_>>()
+                plan.claimed()
             ));
             match self.ledger.claim(arn, &plan.claim, &me, request.id).await? {
                 Claim::Committed => break plan,
                 Claim::Cancelled if attempt < MAX_CLAIMS => {
                     // Someone won a candidate, or our own claim's answer was lost: read again.
-                    tracing::info!(attempt, candidates = ?plan.claim.iter().map(|c| c.priority).collect::<Vec<_>>(), "claim cancelled; reading the ledger again");
+                    tracing::info!(attempt, candidates = ?plan.claimed(), "claim cancelled; reading the ledger again");
                     let pause = 20 * attempt.min(10) + rand::rng().random_range(0..50);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 Claim::Cancelled => return Err(Error::Contended(attempt)),
             }
         };
-        for place in &plan.kept.unrecorded {
-            // Best effort, as a release: unwritten, the place is inferred the same way again.
-            if let Err(error) = self.ledger.set_position(arn, *place, &me).await {
-                tracing::warn!(priority = place.priority, error = %error, "place not written down");
-            }
-        }
-        let priorities = plan.priorities();
-        if request.releases_surplus {
-            for surplus in plan.mine.iter().filter(|p| !priorities.contains(p)) {
-                progress.step(format!("releasing priority {surplus}"));
-                // The claim is done: a release that fails is left to the next Update or the
-                // Delete, not turned into a FAILED.
-                if let Err(error) = self.ledger.release(arn, *surplus, &me).await {
-                    tracing::warn!(priority = surplus, error = %error, "surplus not released");
-                }
-            }
-        }
+        let priorities = self
+            .settle(arn, &plan, &me, request.releases_surplus, progress)
+            .await;
         let listed: Vec<String> = priorities.iter().map(u32::to_string).collect();
         tracing::info!(priorities = %listed.join(","), "allocated");
         Ok(Outcome::new(physical_id(arn, owner))
             .with("Priority", listed.first().cloned().unwrap_or_default())
             .with("Priorities", listed.join(",")))
+    }
+
+    /// After the claim: writes down the places inferred for entries that had none and, on an
+    /// Update, releases the surplus; returns the priorities by place. The claim is done, so a
+    /// write or a release that fails is left to the next Update (or the Delete), not turned
+    /// into a FAILED.
+    async fn settle(
+        &self,
+        arn: &str,
+        plan: &Plan,
+        me: &str,
+        releases_surplus: bool,
+        progress: &Progress,
+    ) -> Vec<u32> {
+        for place in &plan.kept.unrecorded {
+            if let Err(error) = self.ledger.set_position(arn, *place, me).await {
+                tracing::warn!(priority = place.priority, error = %error, "place not written down");
+            }
+        }
+        let priorities = plan.priorities();
+        if releases_surplus {
+            for surplus in plan.mine.iter().filter(|p| !priorities.contains(p)) {
+                progress.step(format!("releasing priority {surplus}"));
+                if let Err(error) = self.ledger.release(arn, *surplus, me).await {
+                    tracing::warn!(priority = surplus, error = %error, "surplus not released");
+                }
+            }
+        }
+        priorities
     }
 
     /// Reads the ledger and decides what to keep and what to claim.
