@@ -1245,6 +1245,50 @@ async fn a_create_stopped_while_adopting_leaves_what_was_retained_for_the_next_d
     assert_eq!(kept, 7);
 }
 
+#[tokio::test]
+async fn after_an_adoption_no_rotation_brings_back_a_password_the_earlier_deployment_used() {
+    use integration_tests::EventBuilder;
+    let e = env().await;
+    let svc = service();
+    let stack = format!("orders-{}", unique());
+    let plain = e.props(&svc); // no RotationToken, OnDelete: Retain
+    let mut rotated = plain.clone();
+    rotated["RotationToken"] = json!("2");
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    succeeds(&e, first.create(plain.clone())).await;
+    let before_rotation = e.service_password(&svc).await;
+    succeeds(
+        &e,
+        first.update(&e.id(&svc), rotated.clone(), plain.clone()),
+    )
+    .await;
+    let retired = [before_rotation, e.service_password(&svc).await];
+    succeeds(&e, first.delete(&e.id(&svc), rotated.clone())).await;
+
+    // Deployed again without a token: adopted with a fresh password.
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    succeeds(&e, again.create(plain.clone())).await;
+    let adopted = e.service_password(&svc).await;
+    assert!(!retired.contains(&adopted));
+    // Rotated to the token the earlier deployment had used: a new password, not its.
+    succeeds(
+        &e,
+        again.update(&e.id(&svc), rotated.clone(), plain.clone()),
+    )
+    .await;
+    let new = e.service_password(&svc).await;
+    assert!(
+        !retired.contains(&new) && new != adopted,
+        "a fresh password"
+    );
+    // Rolled back: the adopted one, not the earlier deployment's first.
+    succeeds(&e, again.update(&e.id(&svc), plain, rotated)).await;
+    assert_eq!(e.service_password(&svc).await, adopted);
+    connect(&svc, &adopted, &svc)
+        .await
+        .expect("the role has it again");
+}
+
 /// Invokes and asserts SUCCESS.
 async fn succeeds(e: &Env, event: Value) {
     let r = e.invoke(event).await;

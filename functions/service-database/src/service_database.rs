@@ -354,8 +354,8 @@ impl ServiceDatabase {
                 self.parameters
                     .overwrite(name, &password, &before.key, None)
                     .await?;
-                if token_changed {
-                    self.parameters.label_rotation(name, token).await?;
+                if goal.rotate {
+                    self.label_fresh(name, token, !token_changed).await?;
                 }
             }
             Some(_) => {}
@@ -364,6 +364,23 @@ impl ServiceDatabase {
             .set_physical_id(name, &goal.physical_id, goal.record)
             .await?;
         Ok((password, believed))
+    }
+
+    /// Labels the version just written with its token. An adoption (the token unchanged)
+    /// first takes every rotation label off the earlier deployment's versions, so that no
+    /// later rotation or rollback restores a password it retired.
+    async fn label_fresh(
+        &self,
+        name: &str,
+        token: Option<&str>,
+        adopting: bool,
+    ) -> Result<(), Error> {
+        if adopting {
+            self.parameters
+                .tidy_rotation_labels(name, [token, token])
+                .await?;
+        }
+        Ok(self.parameters.label_rotation(name, token).await?)
     }
 
     /// Keeps the password in force now findable under its token's label, so that a rollback

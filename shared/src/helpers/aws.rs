@@ -22,8 +22,8 @@ use super::sdk_http::SdkHttpClient;
 /// Attempts per AWS call: throttling, 5xx, timeouts and connection errors are retried with
 /// jittered exponential backoff. The framework's work deadline bounds the whole, so a busy
 /// region costs time rather than a failed stack. Where a third of the calls fail, 10 attempts
-/// still lose one call in about 36,000 (0.35^10), a few times a day for a busy platform; 15
-/// lose one in about 7 million.
+/// still lose one call in about 36,000 (0.35^10); 15 lose one in about 7 million, while the
+/// SDK's retry quota (500 tokens per process) lasts.
 pub const MAX_ATTEMPTS: u32 = 15;
 
 /// Endpoints and region from the environment (`AWS_ENDPOINT_URL` for local runs), and the
