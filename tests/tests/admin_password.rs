@@ -585,6 +585,41 @@ async fn a_retained_parameter_is_adopted_by_the_same_stack_deployed_again_and_by
 }
 
 #[tokio::test]
+async fn after_an_adoption_no_rotation_brings_back_a_password_the_earlier_deployment_used() {
+    use integration_tests::EventBuilder;
+    let e = env().await;
+    let name = name();
+    let stack = format!("platform-{}", unique());
+    let plain = json!({"ParameterName": name, "RetainOnDelete": "true"});
+    let rotated = json!({"ParameterName": name, "RetainOnDelete": "true", "RotationToken": "2"});
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let before = data(&e.invoke(first.create(plain.clone())).await)["Password"].clone();
+    let r = e
+        .invoke(first.update(&name, rotated.clone(), plain.clone()))
+        .await;
+    let retired = [before, data(&r)["Password"].clone()];
+    let r = e.invoke(first.delete(&name, rotated.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+
+    // Deployed again without a token: adopted with a fresh password.
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let adopted = data(&e.invoke(again.create(plain.clone())).await)["Password"].clone();
+    assert!(!retired.contains(&adopted));
+    // Rotated to the token the earlier deployment had used: a new password, not its.
+    let r = e
+        .invoke(again.update(&name, rotated.clone(), plain.clone()))
+        .await;
+    let new = data(&r)["Password"].clone();
+    assert!(
+        !retired.contains(&new) && new != adopted,
+        "a fresh password"
+    );
+    // Rolled back: the adopted one, not the earlier deployment's first.
+    let r = e.invoke(again.update(&name, plain, rotated)).await;
+    assert_eq!(data(&r)["Password"], adopted);
+}
+
+#[tokio::test]
 async fn a_rolled_back_rotation_restores_the_password_in_force_under_the_earlier_token() {
     let e = env().await;
     let name = name();
