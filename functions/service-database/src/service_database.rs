@@ -31,6 +31,9 @@ struct Goal<'a> {
     rotate: bool,
     /// The RotationToken before this request (an Update's old properties).
     old_token: Option<String>,
+    /// The parameter is one an earlier deployment of this stack released: its history
+    /// (rotation labels included) is that deployment's.
+    parameter_adopted: bool,
     /// The parameter must be written again under another key.
     rewrite_key: bool,
     /// The parameter the password lived in until now, when PasswordParameterName changed.
@@ -199,6 +202,7 @@ impl ServiceDatabase {
             goal.rotate = true;
             // A fresh password, never one restored from the earlier deployment's history.
             goal.old_token = p.rotation_token.clone();
+            goal.parameter_adopted = parameter_adopted;
         }
         let before = Before {
             policy,
@@ -355,7 +359,8 @@ impl ServiceDatabase {
                     .overwrite(name, &password, &before.key, None)
                     .await?;
                 if goal.rotate {
-                    self.label_fresh(name, token, !token_changed).await?;
+                    self.label_fresh(name, token, goal.parameter_adopted)
+                        .await?;
                 }
             }
             Some(_) => {}
@@ -366,16 +371,16 @@ impl ServiceDatabase {
         Ok((password, believed))
     }
 
-    /// Labels the version just written with its token. An adoption (the token unchanged)
-    /// first takes every rotation label off the earlier deployment's versions, so that no
-    /// later rotation or rollback restores a password it retired.
+    /// Labels the version just written with its token. An adopted parameter first loses
+    /// every rotation label of the earlier deployment's versions, so that no later rotation
+    /// or rollback restores a password it retired.
     async fn label_fresh(
         &self,
         name: &str,
         token: Option<&str>,
-        adopting: bool,
+        adopted: bool,
     ) -> Result<(), Error> {
-        if adopting {
+        if adopted {
             self.parameters
                 .tidy_rotation_labels(name, [token, token])
                 .await?;
@@ -625,6 +630,7 @@ impl CustomResource for ServiceDatabase {
             previous_parameter: None,
             record: &request.record,
             rollback: false,
+            parameter_adopted: false,
         };
         self.converge(goal, progress).await
     }
@@ -666,6 +672,7 @@ impl CustomResource for ServiceDatabase {
             record: &request.record,
             // Names that are new are checked whatever: leniency is for what is in place.
             rollback: request.rollback && !replacing,
+            parameter_adopted: false,
         };
         self.converge(goal, progress).await
     }
