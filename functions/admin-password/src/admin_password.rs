@@ -69,13 +69,8 @@ impl AdminPassword {
             self.parameters
                 .overwrite(name, &password, &key, description)
                 .await?;
-            // The earlier deployment's rotation labels go: no later rotation or rollback may
-            // bring back a password it used.
             let token = properties.rotation_token.as_deref();
-            self.parameters
-                .tidy_rotation_labels(name, [token, token])
-                .await?;
-            self.parameters.label_rotation(name, token).await?;
+            self.parameters.restart_rotation_labels(name, token).await?;
             self.parameters.set_record(name, record).await?;
         } else if written.is_none() {
             self.parameters.ensure_ours(name, owner).await?;

@@ -381,11 +381,11 @@ impl ServiceDatabase {
         adopted: bool,
     ) -> Result<(), Error> {
         if adopted {
-            self.parameters
-                .tidy_rotation_labels(name, [token, token])
-                .await?;
+            self.parameters.restart_rotation_labels(name, token).await?;
+        } else {
+            self.parameters.label_rotation(name, token).await?;
         }
-        Ok(self.parameters.label_rotation(name, token).await?)
+        Ok(())
     }
 
     /// Keeps the password in force now findable under its token's label, so that a rollback
@@ -515,15 +515,33 @@ impl ServiceDatabase {
         request: &Delete<Properties>,
         progress: &Progress,
     ) -> Result<(), Error> {
-        let (owner, id) = (&request.owner, &request.physical_resource_id);
-        if let Some(name) = parameter_name(&request.properties) {
-            self.parameters.release(&name, owner, Some(id)).await?;
-        }
+        self.release_parameter(request).await?;
         let Some((cluster, database, role)) = self.cluster_for_delete(request, progress).await?
         else {
             return Ok(());
         };
-        let (database, role) = (database.as_str(), role.as_str());
+        self.release_objects(request, &cluster, &database, &role, progress)
+            .await
+    }
+
+    async fn release_parameter(&self, request: &Delete<Properties>) -> Result<(), Error> {
+        if let Some(name) = parameter_name(&request.properties) {
+            let (owner, id) = (&request.owner, &request.physical_resource_id);
+            self.parameters.release(&name, owner, Some(id)).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the role and database as released, where this generation uses them.
+    async fn release_objects(
+        &self,
+        request: &Delete<Properties>,
+        cluster: &Cluster,
+        database: &str,
+        role: &str,
+        progress: &Progress,
+    ) -> Result<(), Error> {
+        let (owner, id) = (&request.owner, &request.physical_resource_id);
         let released = cluster::released_mark(owner);
         let uses = |comment| cluster::comment_used_by(comment, owner, id);
         if uses(cluster.database_comment(database).await?) {
@@ -747,7 +765,10 @@ impl ServiceDatabase {
             // A Create that failed while adopting what this stack retained: all of it goes
             // back, with whatever that Create made for it (a new role may own it now).
             progress.step("a failed adoption: releasing again what it took over");
-            return self.release(&request, progress).await;
+            self.release_parameter(&request).await?;
+            return self
+                .release_objects(&request, &cluster, database, role, progress)
+                .await;
         }
         let uses = |comment| cluster::comment_used_by(comment, owner, id);
         if uses(database_comment) {

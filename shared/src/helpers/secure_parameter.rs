@@ -362,6 +362,18 @@ impl SecureParameters {
         Ok(())
     }
 
+    /// For a parameter adopted from an earlier deployment, whose history is that deployment's:
+    /// takes every rotation label off and labels the latest version (the fresh password) with
+    /// `token`, so that no later rotation or rollback brings back a password it used.
+    pub async fn restart_rotation_labels(
+        &self,
+        name: &str,
+        token: Option<&str>,
+    ) -> Result<(), ParameterError> {
+        self.tidy_rotation_labels(name, [token, token]).await?;
+        self.label_rotation(name, token).await
+    }
+
     /// Takes the rotation labels off every version but those of the tokens in `keep`: a
     /// label on the oldest version would stop SSM from trimming the history at 100 versions.
     pub async fn tidy_rotation_labels(
