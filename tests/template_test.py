@@ -18,8 +18,9 @@ CLIENTS = {
     "elb": "elasticloadbalancing",
     "secrets": "secretsmanager",
     "dynamo": "dynamodb",
+    "cloudformation": "cloudformation",
 }
-CALL = re.compile(r"\b(ssm|kms|elb|secrets|dynamo)\s*\.\s*([a-z_0-9]+)\(\)")
+CALL = re.compile(r"\b(ssm|kms|elb|secrets|dynamo|cloudformation)\s*\.\s*([a-z_0-9]+)\(\)")
 # Calls that IAM checks as other actions: a transaction's Puts need PutItem.
 ACTIONS_OF = {"dynamodb:TransactWriteItems": {"dynamodb:PutItem"}}
 
@@ -29,6 +30,9 @@ def code_of(crate: str) -> str:
     files = sorted((ROOT / "functions" / crate / "src").rglob("*.rs"))
     text = "\n".join(f.read_text() for f in files)
     used = {name for path in re.findall(r"shared::((?:\w+::)+)", text) for name in path.split("::")}
+    if "shared::run(" in text:
+        # shared::run confirms every request with CloudFormation first.
+        used.add("stacks")
     for path in sorted((ROOT / "shared" / "src").rglob("*.rs")):
         module = path.parent.name if path.name == "mod.rs" else path.stem
         if module in used:

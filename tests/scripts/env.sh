@@ -138,8 +138,11 @@ HBA
   PG_ADMIN_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
   # Not logged: the admin's own password stays out of the server log.
   as_pg "$bin/psql" -q -h "$pg" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "SET log_statement = 'none'" \
-    -c "CREATE ROLE $PG_ADMIN_USER LOGIN CREATEDB CREATEROLE PASSWORD '$PG_ADMIN_PASSWORD'" >/dev/null \
+    -c "CREATE ROLE $PG_ADMIN_USER LOGIN CREATEDB CREATEROLE PASSWORD '$PG_ADMIN_PASSWORD'" \
+    -c "GRANT CREATE ON SCHEMA public TO PUBLIC" >/dev/null \
     || die "could not create the admin role"
+  # As a cluster first made on PostgreSQL 14 or earlier and upgraded since: any role may
+  # create objects in the admin database's public schema (tests plant functions there).
   export PGHOST=127.0.0.1 PGPORT=$port PG_ADMIN_USER PG_ADMIN_PASSWORD
   export PG_CA_FILE="$pg/ca.crt" PG_LOG_FILE="$pg/server.log"
   export PG_SERVER_CERT="$pg/server.crt" PG_SERVER_KEY="$pg/server.key"

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::cfn_stand_in::CfnStandIn;
 use crate::http::{self, Request, Response};
 
 /// How the endpoint treats a request's responses.
@@ -38,9 +39,12 @@ struct State {
     received: Vec<Received>,
 }
 
+/// CloudFormation for the function under test: the response endpoint, and (for its POSTs)
+/// the stand-in that answers what CloudFormation says of its stacks.
 pub struct CfnEndpoint {
     base: String,
     state: Arc<Mutex<State>>,
+    stand_in: CfnStandIn,
 }
 
 impl CfnEndpoint {
@@ -61,9 +65,16 @@ impl CfnEndpoint {
     async fn start_with(port: u16, tls: bool) -> Self {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
+        let stand_in = CfnStandIn::default();
+        let cloudformation = stand_in.clone();
         let handler: http::Handler = Arc::new(move |request: Request| {
             let state = Arc::clone(&shared);
+            let cloudformation = cloudformation.clone();
             Box::pin(async move {
+                // The SDK's query-protocol calls; answers are PUTs.
+                if request.method == "POST" && request.path_and_query == "/" {
+                    return cloudformation.answer(&request);
+                }
                 let key = request.path_and_query.clone();
                 let (mode, attempt) = {
                     let mut s = state.lock().unwrap();
@@ -101,11 +112,17 @@ impl CfnEndpoint {
         Self {
             base: format!("{scheme}://{address}"),
             state,
+            stand_in,
         }
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// What CloudFormation says of its stacks to the function (`DescribeStackResource`).
+    pub fn cloudformation(&self) -> &CfnStandIn {
+        &self.stand_in
     }
 
     pub fn set_mode(&self, url: &str, mode: EndpointMode) {

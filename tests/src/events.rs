@@ -23,6 +23,25 @@ pub fn unique() -> String {
     )
 }
 
+/// A ResponseURL in CloudFormation's own shape for one request.
+pub fn cloudformation_url(stack_id: &str, logical_id: &str, request_id: &str) -> String {
+    let encode = |text: &str| {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    format!(
+        "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261204T000000Z&X-Amz-SignedHeaders=host&X-Amz-Expires=7200&X-Amz-Credential=AKIAEXAMPLE%2F20261204%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature={}",
+        encode(&format!("{stack_id}|{logical_id}|{request_id}")),
+        crate::cfn_endpoint::signature_for(request_id)
+    )
+}
+
 /// Builds the events of one resource in one stack.
 pub struct EventBuilder {
     stack_id: String,
@@ -80,6 +99,19 @@ impl EventBuilder {
             "ResourceType": "Custom::UnderTest",
             "ResourceProperties": properties,
         })
+    }
+
+    /// The same event, its answer addressed as CloudFormation addresses it: its response
+    /// bucket for us-east-1, the object named after this stack, resource and request. The
+    /// host is not reached from here: a function that answers it fails to send.
+    pub fn from_cloudformation(&self, mut event: Value) -> Value {
+        let request_id = event["RequestId"].as_str().unwrap_or_default().to_owned();
+        event["ResponseURL"] = json!(cloudformation_url(
+            &self.stack_id,
+            &self.logical_id,
+            &request_id
+        ));
+        event
     }
 
     pub fn create(&self, properties: Value) -> Value {

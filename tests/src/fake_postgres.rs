@@ -1,6 +1,7 @@
 //! An impostor PostgreSQL server: it takes the startup message, asks for the password in
-//! clear text (or as MD5), and records every byte the client sends afterwards, so a test can
-//! show that no password ever reached it.
+//! clear text (or as MD5), or for SCRAM without channel binding or with a cheap iteration
+//! count, and records every byte the client sends afterwards, so a test can show that no
+//! password (nor a SCRAM proof of it) ever reached it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +14,10 @@ use tokio::net::TcpListener;
 pub enum Ask {
     Cleartext,
     Md5,
+    /// SCRAM-SHA-256 only: no SCRAM-SHA-256-PLUS, so no channel binding.
+    ScramWithoutBinding,
+    /// SCRAM with channel binding offered, then one iteration asked for.
+    ScramOneIteration,
 }
 
 /// PostgreSQL's SSLRequest code.
@@ -100,30 +105,67 @@ async fn ask_and_record<S: AsyncRead + AsyncWrite + Unpin>(
     ask: Ask,
     seen: &Mutex<Seen>,
 ) {
-    let request: Vec<u8> = match ask {
-        Ask::Cleartext => [b"R".as_slice(), &8u32.to_be_bytes(), &3u32.to_be_bytes()].concat(),
-        Ask::Md5 => [
-            b"R".as_slice(),
-            &12u32.to_be_bytes(),
-            &5u32.to_be_bytes(),
-            b"salt",
-        ]
-        .concat(),
+    let request = match ask {
+        Ask::Cleartext => authentication(3, b""),
+        Ask::Md5 => authentication(5, b"salt"),
+        Ask::ScramWithoutBinding => authentication(10, b"SCRAM-SHA-256\0\0"),
+        Ask::ScramOneIteration => authentication(10, b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"),
     };
     if socket.write_all(&request).await.is_err() {
         return;
     }
     let mut buffer = [0u8; 4096];
+    let mut asked_iterations = false;
     loop {
         match tokio::time::timeout(Duration::from_secs(3), socket.read(&mut buffer)).await {
-            Ok(Ok(n)) if n > 0 => seen
-                .lock()
-                .unwrap()
-                .after_ask
-                .extend_from_slice(&buffer[..n]),
+            Ok(Ok(n)) if n > 0 => {
+                let received = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.after_ask.extend_from_slice(&buffer[..n]);
+                    seen.after_ask.clone()
+                };
+                if matches!(ask, Ask::ScramOneIteration) && !asked_iterations {
+                    // The client's first message ends with its nonce: answer it, one iteration.
+                    let Some(nonce) = client_nonce(&received) else {
+                        continue;
+                    };
+                    let first = format!("r={nonce}impostor,s=c2FsdHNhbHRzYWx0,i=1");
+                    asked_iterations = true;
+                    if socket
+                        .write_all(&authentication(11, first.as_bytes()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
             _ => return,
         }
     }
+}
+
+/// An AuthenticationRequest message with `code` and `body`.
+fn authentication(code: u32, body: &[u8]) -> Vec<u8> {
+    let length = 8 + body.len() as u32;
+    [
+        b"R".as_slice(),
+        &length.to_be_bytes(),
+        &code.to_be_bytes(),
+        body,
+    ]
+    .concat()
+}
+
+/// The nonce of a complete SASLInitialResponse (`...,r=NONCE`).
+fn client_nonce(received: &[u8]) -> Option<String> {
+    if received.len() < 5 || received[0] != b'p' {
+        return None;
+    }
+    let length = u32::from_be_bytes([received[1], received[2], received[3], received[4]]) as usize;
+    let message = received.get(5..1 + length)?;
+    let text = String::from_utf8_lossy(message);
+    text.rsplit_once("r=").map(|(_, nonce)| nonce.to_owned())
 }
 
 fn tls_acceptor() -> tokio_rustls::TlsAcceptor {

@@ -3,6 +3,7 @@
 //! CloudFormation does. AWS calls go to the moto server named by `AWS_ENDPOINT_URL`.
 
 pub mod cfn_endpoint;
+pub mod cfn_stand_in;
 pub mod events;
 pub mod fake_postgres;
 pub mod fault_proxy;
@@ -10,6 +11,7 @@ pub mod http;
 pub mod moto;
 pub mod process;
 pub mod runtime_api;
+pub mod service_db;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +57,9 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// The SDK's variable for CloudFormation's endpoint.
+pub const CLOUDFORMATION_ENDPOINT: &str = "AWS_ENDPOINT_URL_CLOUDFORMATION";
 
 /// One function under test: its process, the Runtime API it polls and the response endpoint.
 pub struct Harness {
@@ -122,7 +127,12 @@ impl Harness {
 
     async fn start_with(binary: PathBuf, env: &[(&str, &str)], endpoint: CfnEndpoint) -> Self {
         let runtime = RuntimeApi::start().await;
-        let function = FunctionProcess::spawn(&binary, &runtime.address(), env);
+        // CloudFormation's API is the endpoint's stand-in; an env entry may point elsewhere.
+        let mut env = env.to_vec();
+        if !env.iter().any(|(k, _)| *k == CLOUDFORMATION_ENDPOINT) {
+            env.insert(0, (CLOUDFORMATION_ENDPOINT, endpoint.base()));
+        }
+        let function = FunctionProcess::spawn(&binary, &runtime.address(), &env);
         Self {
             runtime,
             endpoint,
@@ -134,10 +144,17 @@ impl Harness {
         EventBuilder::new(&self.endpoint, logical_id)
     }
 
-    /// Delivers `event` with `timeout` until the deadline and waits for the handler.
+    /// Delivers `event` with `timeout` until the deadline and waits for the handler, as
+    /// CloudFormation does: the resource shows the state CloudFormation sends it in.
     pub async fn invoke(&self, event: Value, timeout: Duration) -> Invocation {
         self.invoke_with(event, timeout, EndpointMode::default())
             .await
+    }
+
+    /// Delivers `event` as someone invoking the function directly would: CloudFormation's
+    /// view of the stack stays as the test set it.
+    pub async fn invoke_directly(&self, event: Value, timeout: Duration) -> Invocation {
+        self.deliver(event, timeout, EndpointMode::default()).await
     }
 
     pub async fn invoke_with(
@@ -146,6 +163,14 @@ impl Harness {
         timeout: Duration,
         mode: EndpointMode,
     ) -> Invocation {
+        let stand_in = self.endpoint.cloudformation();
+        stand_in.record_sent(&event);
+        let invocation = self.deliver(event.clone(), timeout, mode).await;
+        stand_in.record_answered(&event, &invocation.responses);
+        invocation
+    }
+
+    async fn deliver(&self, event: Value, timeout: Duration, mode: EndpointMode) -> Invocation {
         if let Some(url) = event.get("ResponseURL").and_then(Value::as_str) {
             self.endpoint.set_mode(url, mode);
         }

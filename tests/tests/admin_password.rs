@@ -19,11 +19,14 @@ struct Env {
 async fn env() -> Env {
     let config = aws_config().await;
     Env {
-        h: Harness::start(workspace_binary("admin-password"), &[]).await,
+        h: Harness::start(workspace_binary("admin-password"), &[EVERY_STACK]).await,
         ssm: aws_sdk_ssm::Client::new(&config),
         kms: aws_sdk_kms::Client::new(&config),
     }
 }
+
+/// Every stack may use the function: the tests' stacks have names of all kinds.
+const EVERY_STACK: (&str, &str) = ("ALLOWED_STACK_NAMES", "*");
 
 fn name() -> String {
     format!("/test-platform/{}/rds/admin-password", unique())
@@ -442,7 +445,7 @@ async fn at_trace_level_no_log_line_carries_the_signature_or_the_password() {
     let e = Env {
         h: Harness::start(
             workspace_binary("admin-password"),
-            &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")],
+            &[EVERY_STACK, ("AWS_LAMBDA_LOG_LEVEL", "TRACE")],
         )
         .await,
         ssm: aws_sdk_ssm::Client::new(&config),
@@ -474,7 +477,7 @@ async fn in_a_busy_region_every_create_rotation_and_delete_succeeds_with_the_sto
     let e = Env {
         h: Harness::start(
             workspace_binary("admin-password"),
-            &[("AWS_ENDPOINT_URL", &proxy.url)],
+            &[EVERY_STACK, ("AWS_ENDPOINT_URL", &proxy.url)],
         )
         .await,
         ssm: aws_sdk_ssm::Client::new(&config),
@@ -718,6 +721,7 @@ async fn aws_calls_go_over_https_trusting_the_ca_bundle_named_by_ssl_cert_file()
             ],
         ),
     ] {
+        let env = [env, vec![EVERY_STACK]].concat();
         let h = Harness::start(binary.clone(), &env).await;
         let name = name();
         let r = h
@@ -764,6 +768,7 @@ async fn in_an_isolated_partition_both_clients_trust_the_regions_system_store() 
         let h = Harness::start_answered_over_tls(
             workspace_binary("admin-password"),
             &[
+                EVERY_STACK,
                 ("AWS_ENDPOINT_URL", proxy.url.as_str()),
                 ("SSL_CERT_FILE", &ca),
                 ("AWS_REGION", region),
@@ -799,6 +804,7 @@ async fn with_a_proxy_in_the_environment_aws_calls_go_through_it() {
     let h = Harness::start(
         workspace_binary("admin-password"),
         &[
+            EVERY_STACK,
             ("AWS_ENDPOINT_URL", moto.as_str()),
             ("HTTP_PROXY", proxy.url.as_str()),
             ("NO_PROXY", "127.0.0.1"),
@@ -821,7 +827,7 @@ async fn with_a_proxy_in_the_environment_aws_calls_go_through_it() {
 }
 
 #[tokio::test]
-async fn a_stack_in_another_account_gets_the_arn_of_the_parameter_in_the_functions_account() {
+async fn a_stack_in_another_account_is_refused_before_anything_is_read_or_written() {
     let e = env().await;
     let name = name();
     let mut event =
@@ -832,10 +838,18 @@ async fn a_stack_in_another_account_gets_the_arn_of_the_parameter_in_the_functio
         unique()
     ));
     let r = e.invoke(event).await;
-    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
-    let stored = e.stored(&name).await.expect("parameter exists");
-    assert_eq!(data(&r)["ParameterArn"], stored.arn.as_deref().unwrap());
-    assert!(stored.arn.unwrap().contains(":123456789012:"));
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("account 999999999999")
+            && r.reason().contains("its own account 123456789012"),
+        "{}",
+        r.reason()
+    );
+    assert!(e.stored(&name).await.is_none());
+    assert_eq!(
+        e.h.endpoint.cloudformation().calls("DescribeStackResource"),
+        0
+    );
 }
 
 #[tokio::test]
@@ -860,4 +874,45 @@ async fn the_rollback_of_an_update_missing_a_required_property_keeps_the_passwor
         e.stored(&name).await.unwrap().value.as_deref(),
         first.as_str()
     );
+}
+
+#[tokio::test]
+async fn a_stack_the_platform_does_not_list_fails_before_anything_is_written() {
+    use integration_tests::EventBuilder;
+    let binary = workspace_binary("admin-password");
+    let platform = format!("platform-{}", unique());
+    for (allowed, stack, listed) in [
+        (
+            "platform-*,orders-db",
+            format!("squatter-{}", unique()),
+            "platform-*, orders-db",
+        ),
+        ("", platform.clone(), "none yet"),
+    ] {
+        let h = Harness::start(binary.clone(), &[("ALLOWED_STACK_NAMES", allowed)]).await;
+        let name = name();
+        let events = EventBuilder::in_stack(&h.endpoint, &stack, "AdminPassword");
+        let r = h
+            .invoke(events.create(json!({"ParameterName": name})), TIMEOUT)
+            .await;
+        assert_eq!(r.status(), "FAILED");
+        assert!(
+            r.reason().contains("may not use Custom::AdminPassword") && r.reason().contains(listed),
+            "{}",
+            r.reason()
+        );
+        let ssm = aws_sdk_ssm::Client::new(&aws_config().await);
+        assert!(
+            integration_tests::moto::parameter(&ssm, &name)
+                .await
+                .is_none()
+        );
+    }
+    // A stack it lists goes through.
+    let h = Harness::start(binary, &[("ALLOWED_STACK_NAMES", "platform-*")]).await;
+    let events = EventBuilder::in_stack(&h.endpoint, &platform, "AdminPassword");
+    let r = h
+        .invoke(events.create(json!({"ParameterName": name()})), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
 }

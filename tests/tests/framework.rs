@@ -454,6 +454,7 @@ async fn the_relative_deadline_cargo_lambda_sends_is_understood() {
     let h = harness().await;
     let event = h.event("Res").create(json!({"Behavior": "ok"}));
     let url = event["ResponseURL"].as_str().unwrap().to_owned();
+    h.endpoint.cloudformation().record_sent(&event);
     // cargo lambda watch sends "Lambda-Runtime-Deadline-Ms: 600000".
     let (lambda, _) = h.runtime.invoke_with_header(event, TIMEOUT, 600_000).await;
     assert!(matches!(lambda, RuntimeResult::Success(_)));
@@ -610,4 +611,60 @@ async fn without_a_record_the_refused_properties_of_a_rolled_back_update_never_p
     assert_eq!(r.status(), "FAILED");
     assert!(r.reason().contains("no longer allowed"), "{}", r.reason());
     let _ = std::fs::remove_file(record);
+}
+
+#[tokio::test]
+async fn a_request_cloudformation_is_not_sending_is_refused_before_any_work() {
+    let h = harness().await;
+    let events = h.event("Res");
+    // No such resource in CloudFormation's view: a Create nobody deployed.
+    let r = h
+        .invoke_directly(events.create(json!({"Behavior": "panic"})), TIMEOUT)
+        .await;
+    assert!(r.responses.is_empty(), "{:?}", r.responses);
+    assert!(matches!(r.lambda, RuntimeResult::Success(_)));
+    // A resource at rest: an Update or Delete of it is not CloudFormation's either.
+    let created = h
+        .invoke(events.create(json!({"Behavior": "ok"})), TIMEOUT)
+        .await;
+    let id = created.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let panic = json!({"Behavior": "panic"});
+    for event in [
+        events.update(&id, panic.clone(), json!({"Behavior": "ok"})),
+        events.delete(&id, panic),
+    ] {
+        let r = h.invoke_directly(event, TIMEOUT).await;
+        assert!(r.responses.is_empty(), "{:?}", r.responses);
+    }
+    let logs = h.logs().await;
+    assert_eq!(logs.matches("refused: nothing done").count(), 3, "{logs}");
+    assert!(logs.contains("does not exist for stack"), "{logs}");
+    assert!(logs.contains("CREATE_COMPLETE"), "{logs}");
+    assert!(!logs.contains("panicked"), "{logs}");
+    assert_eq!(
+        h.endpoint.cloudformation().calls("DescribeStackResource"),
+        1 + 3 * 3
+    );
+}
+
+#[tokio::test]
+async fn a_request_cloudformation_cannot_confirm_is_answered_failed_without_any_work() {
+    let h = harness().await;
+    h.endpoint.cloudformation().set_down(true);
+    let r = h
+        .invoke(
+            h.event("Res").create(json!({"Behavior": "panic"})),
+            Duration::from_secs(6),
+        )
+        .await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("CloudFormation") && r.reason().contains("nothing was done"),
+        "{}",
+        r.reason()
+    );
+    assert!(!h.logs().await.contains("panicked"));
 }

@@ -3,18 +3,38 @@
 use shared::parameter_name::validate_name;
 use shared::password::{PasswordOptions, PasswordPolicy, Secret};
 use shared::secure_parameter::{DEFAULT_KMS_KEY, Key, SecureParameters, parameter_arn};
-use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, Update};
+use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, StackNames, Update};
 
 use crate::error::Error;
 use crate::properties::{Properties, retain_on_delete};
 
 pub struct AdminPassword {
     parameters: SecureParameters,
+    /// The stacks that may use the function: the platform's (template parameter
+    /// AdminPasswordStackNames).
+    allowed: StackNames,
 }
 
 impl AdminPassword {
-    pub fn new(parameters: SecureParameters) -> Self {
-        Self { parameters }
+    pub fn new(parameters: SecureParameters, allowed: StackNames) -> Self {
+        Self {
+            parameters,
+            allowed,
+        }
+    }
+
+    /// The admin password is the platform's: a stack it does not list writes nothing.
+    fn allow(&self, owner: &Owner) -> Result<(), Error> {
+        if self.allowed.allows(owner) {
+            return Ok(());
+        }
+        Err(Error::StackNotAllowed {
+            stack: owner.stack_name().to_owned(),
+            allowed: match self.allowed.is_empty() {
+                true => "none yet".to_owned(),
+                false => self.allowed.describe(),
+            },
+        })
     }
 
     /// Checks everything that can be checked before any change. In a rollback, a policy
@@ -50,6 +70,7 @@ impl AdminPassword {
         (record, function_arn): (&str, &str),
         progress: &Progress,
     ) -> Result<Outcome, Error> {
+        self.allow(owner)?;
         let (policy, key) = self.prepare(properties, false, progress).await?;
         let name = &properties.parameter_name;
         let description = properties.description.as_deref();
@@ -62,7 +83,7 @@ impl AdminPassword {
         if let (Some(version), Some(arn)) = (written, parameter_arn(function_arn, name)) {
             return Ok(answer(name, &arn, version, &key, &password));
         }
-        if written.is_none() && self.parameters.adopt_released(name, owner).await? {
+        if written.is_none() && self.parameters.adopt_released(name, owner, &key).await? {
             // Retained by an earlier deployment of this stack: taken over, with a fresh
             // password (the cluster takes it from this resource's answer).
             progress.step(format!("adopting parameter {name} with a new password"));
@@ -134,6 +155,26 @@ impl AdminPassword {
     }
 }
 
+impl AdminPassword {
+    /// Marks the parameter released, naming the key that encrypts it; a key that cannot be
+    /// checked any more is named by none, and then nothing can adopt the parameter.
+    async fn release(&self, name: &str, request: &Delete<Properties>) -> Result<(), Error> {
+        let key_id = request.properties.text("KmsKeyId");
+        let key_id = key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY);
+        let key = match self.parameters.check_key(key_id).await {
+            Ok(key) => Some(key),
+            Err(error) => {
+                tracing::warn!(error = %error, "released under no key: nothing can adopt it");
+                None
+            }
+        };
+        self.parameters
+            .release(name, &request.owner, None, key.as_ref())
+            .await?;
+        Ok(())
+    }
+}
+
 fn answer(name: &str, arn: &str, version: i64, key: &Key, password: &Secret) -> Outcome {
     Outcome::new(name)
         .with("ParameterName", name)
@@ -179,6 +220,7 @@ impl CustomResource for AdminPassword {
             function_arn,
             ..
         } = request;
+        self.allow(&owner)?;
         let name = &new.parameter_name;
         if *name != physical_resource_id {
             // A new name is a new resource; CloudFormation deletes the old one afterwards.
@@ -235,9 +277,10 @@ impl CustomResource for AdminPassword {
         let name = &request.physical_resource_id;
         if retain_on_delete(&request.properties) {
             progress.step(format!("retaining parameter {name} (RetainOnDelete)"));
-            // Released for a later deployment of this stack; a failure keeps it all the same.
+            // Released for a later deployment of this stack that names the same key; a
+            // failure keeps it all the same.
             if validate_name("ParameterName", name).is_ok()
-                && let Err(error) = self.parameters.release(name, &request.owner, None).await
+                && let Err(error) = self.release(name, &request).await
             {
                 tracing::warn!(error = %error, "kept, but not marked as released");
             }

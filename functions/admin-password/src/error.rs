@@ -12,6 +12,10 @@ pub enum Error {
     Parameter(#[from] ParameterError),
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(
+        "stack {stack} may not use Custom::AdminPassword: the admin password is the platform's, and the platform allows the stacks {allowed} (the custom-resources stack's parameter AdminPasswordStackNames); nothing was written"
+    )]
+    StackNotAllowed { stack: String, allowed: String },
     #[error("parameter {0} was written but could not be read back")]
     Vanished(String),
 }

@@ -12,6 +12,9 @@ async fn main() -> Result<(), shared::RunError> {
     // Endpoints and region come from the environment (AWS_ENDPOINT_URL for local runs).
     let config = shared::aws::load_config().await;
     let parameters = SecureParameters::from_config(&config);
-    let resource = admin_password::AdminPassword::new(parameters);
-    shared::run(Ok::<_, std::convert::Infallible>(resource)).await
+    // The platform's stacks (template parameter AdminPasswordStackNames); unset: none.
+    let allowed = std::env::var("ALLOWED_STACK_NAMES").unwrap_or_default();
+    let allowed = shared::StackNames::parse_list(&allowed);
+    let resource = admin_password::AdminPassword::new(parameters, allowed);
+    shared::run(&config, Ok::<_, std::convert::Infallible>(resource)).await
 }

@@ -21,5 +21,5 @@ async fn main() -> Result<(), shared::RunError> {
     // Without a ledger table every request is answered FAILED, saying so.
     let resource =
         Ledger::from_env(dynamo).map(|ledger| alb_rule_priority::AlbRulePriority::new(elb, ledger));
-    shared::run(resource).await
+    shared::run(&config, resource).await
 }

@@ -2,7 +2,9 @@
 //! for a cleartext or MD5 password by sending it; this stream sits between the connection
 //! (after TLS, where there is TLS) and tokio-postgres, reads the server's authentication
 //! requests as they arrive, and fails the read on any request but SCRAM, before tokio-postgres
-//! sees it. After authentication it passes bytes through untouched.
+//! sees it. It also refuses a SCRAM exchange that would make the password cheap to guess
+//! (fewer than 4096 iterations) and, where channel binding is required, a server that does
+//! not offer it. After authentication it passes bytes through untouched.
 
 use std::io;
 use std::pin::Pin;
@@ -13,6 +15,10 @@ use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
 
 /// An authentication message never gets this large; a larger one is not PostgreSQL.
 const MAX_STARTUP_MESSAGE: usize = 64 * 1024;
+/// RFC 7677's minimum and PostgreSQL's default: a server asking for fewer makes the proof
+/// the client sends cheap to turn back into the password.
+pub const MIN_SCRAM_ITERATIONS: u32 = 4096;
+const SCRAM_PLUS: &[u8] = b"SCRAM-SHA-256-PLUS";
 
 /// What the server asked for, as PostgreSQL's AuthenticationRequest codes.
 const AUTH_OK: u32 = 0;
@@ -29,21 +35,24 @@ pub struct Guarded<S> {
     pending: Option<Vec<u8>>,
     /// Why the server was refused: every later read fails too.
     refused: Option<String>,
+    /// The server must offer SCRAM-SHA-256-PLUS.
+    binding_required: bool,
 }
 
 impl<S> Guarded<S> {
-    pub fn new(inner: S) -> Self {
+    pub fn new(inner: S, binding_required: bool) -> Self {
         Self {
             inner,
             pending: Some(Vec::new()),
             refused: None,
+            binding_required,
         }
     }
 }
 
 /// Scans the server's startup messages in `pending`, keeping any incomplete tail. `Ok(true)`
 /// once authentication is over (or the server reported an error, which tokio-postgres shows).
-fn scan(pending: &mut Vec<u8>) -> Result<bool, String> {
+fn scan(pending: &mut Vec<u8>, binding_required: bool) -> Result<bool, String> {
     let mut at = 0;
     let done = loop {
         let rest = &pending[at..];
@@ -63,9 +72,12 @@ fn scan(pending: &mut Vec<u8>) -> Result<bool, String> {
         match kind {
             b'R' if length >= 8 => {
                 let code = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]);
+                let body = &rest[9..1 + length];
                 match code {
                     AUTH_OK => break true,
-                    AUTH_SASL | AUTH_SASL_CONTINUE | AUTH_SASL_FINAL => {}
+                    AUTH_SASL if binding_required => offers_binding(body)?,
+                    AUTH_SASL_CONTINUE => enough_iterations(body)?,
+                    AUTH_SASL | AUTH_SASL_FINAL => {}
                     AUTH_CLEARTEXT => return Err(refusal("the password in clear text")),
                     AUTH_MD5 => return Err(refusal("an MD5 hash of the password")),
                     other => return Err(refusal(&format!("authentication method {other}"))),
@@ -81,6 +93,30 @@ fn scan(pending: &mut Vec<u8>) -> Result<bool, String> {
     };
     pending.drain(..at);
     Ok(done)
+}
+
+/// The SASL mechanisms the server offers (NUL-terminated names) include channel binding.
+fn offers_binding(mechanisms: &[u8]) -> Result<(), String> {
+    if mechanisms.split(|b| *b == 0).any(|m| m == SCRAM_PLUS) {
+        return Ok(());
+    }
+    Err("the server does not offer SCRAM-SHA-256-PLUS (channel binding); refused, no password proof sent: under SslMode require the certificate is not checked, so only channel binding stops a relay. Set SslMode verify-full with the cluster's CaCertificates in the profile".into())
+}
+
+/// The server's first SCRAM message (`r=...,s=...,i=N`) asks for enough iterations.
+fn enough_iterations(message: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(message);
+    let iterations = text
+        .split(',')
+        .find_map(|field| field.strip_prefix("i="))
+        .and_then(|n| n.parse::<u32>().ok());
+    match iterations {
+        Some(n) if n >= MIN_SCRAM_ITERATIONS => Ok(()),
+        Some(n) => Err(format!(
+            "the server asked for SCRAM with {n} iterations, under the {MIN_SCRAM_ITERATIONS} that make the proof costly to guess from; refused, no password proof sent"
+        )),
+        None => Err("the server's SCRAM message names no iteration count; not PostgreSQL".into()),
+    }
 }
 
 fn refusal(what: &str) -> String {
@@ -109,7 +145,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         }
         if let Some(pending) = &mut this.pending {
             pending.extend_from_slice(&buf.filled()[before..]);
-            match scan(pending) {
+            match scan(pending, this.binding_required) {
                 Ok(true) => this.pending = None,
                 Ok(false) => {}
                 Err(reason) => {
@@ -151,8 +187,8 @@ impl<S: TlsStream + Unpin> TlsStream for Guarded<S> {
     }
 }
 
-/// A TLS connector whose streams are guarded.
-pub struct GuardedTls<T>(pub T);
+/// A TLS connector whose streams are guarded; with `true`, channel binding is required.
+pub struct GuardedTls<T>(pub T, pub bool);
 
 impl<S, T> TlsConnect<S> for GuardedTls<T>
 where
@@ -165,8 +201,8 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Stream, T::Error>> + Send>>;
 
     fn connect(self, stream: S) -> Self::Future {
-        let connecting = self.0.connect(stream);
-        Box::pin(async move { connecting.await.map(Guarded::new) })
+        let (connecting, binding) = (self.0.connect(stream), self.1);
+        Box::pin(async move { connecting.await.map(|stream| Guarded::new(stream, binding)) })
     }
 }
 
@@ -185,14 +221,14 @@ mod tests {
     #[test]
     fn scram_then_ok_passes() {
         let mut bytes = auth(AUTH_SASL, b"SCRAM-SHA-256\0\0");
-        bytes.extend(auth(AUTH_SASL_CONTINUE, b"r=abc"));
+        bytes.extend(auth(AUTH_SASL_CONTINUE, b"r=abc,s=c2FsdA==,i=4096"));
         bytes.extend(auth(AUTH_SASL_FINAL, b"v=xyz"));
         let mut pending = bytes.clone();
-        assert_eq!(scan(&mut pending), Ok(false));
+        assert_eq!(scan(&mut pending, false), Ok(false));
         assert!(pending.is_empty());
         let mut pending = auth(AUTH_OK, b"");
         pending.extend_from_slice(b"S\0\0\0\x05x");
-        assert_eq!(scan(&mut pending), Ok(true));
+        assert_eq!(scan(&mut pending, false), Ok(true));
     }
 
     #[test]
@@ -202,7 +238,7 @@ mod tests {
             (AUTH_MD5, "MD5"),
             (7, "method 7"),
         ] {
-            let err = scan(&mut auth(code, b"salt")).unwrap_err();
+            let err = scan(&mut auth(code, b"salt"), false).unwrap_err();
             assert!(err.contains(word) && err.contains("SCRAM"), "{err}");
         }
     }
@@ -211,15 +247,39 @@ mod tests {
     fn a_request_split_across_reads_is_still_seen() {
         let whole = auth(AUTH_CLEARTEXT, b"");
         let mut pending = whole[..6].to_vec();
-        assert_eq!(scan(&mut pending), Ok(false));
+        assert_eq!(scan(&mut pending, false), Ok(false));
         pending.extend_from_slice(&whole[6..]);
-        assert!(scan(&mut pending).is_err());
+        assert!(scan(&mut pending, false).is_err());
     }
 
     #[test]
     fn an_error_ends_the_watch_and_garbage_is_refused() {
         let mut pending = b"E\0\0\0\x08oops".to_vec();
-        assert_eq!(scan(&mut pending), Ok(true));
-        assert!(scan(&mut b"R\xff\xff\xff\xff".to_vec()).is_err());
+        assert_eq!(scan(&mut pending, false), Ok(true));
+        assert!(scan(&mut b"R\xff\xff\xff\xff".to_vec(), false).is_err());
+    }
+
+    #[test]
+    fn a_low_iteration_count_is_refused() {
+        for (message, refused) in [
+            (&b"r=abc,s=c2FsdA==,i=4096"[..], false),
+            (b"r=abc,s=c2FsdA==,i=600000", false),
+            (b"r=abc,s=c2FsdA==,i=4095", true),
+            (b"r=abc,s=c2FsdA==,i=1", true),
+            (b"r=abc,s=c2FsdA==", true),
+        ] {
+            let result = scan(&mut auth(AUTH_SASL_CONTINUE, message), false);
+            assert_eq!(result.is_err(), refused, "{result:?}");
+        }
+    }
+
+    #[test]
+    fn where_binding_is_required_a_server_without_scram_plus_is_refused() {
+        let plain = auth(AUTH_SASL, b"SCRAM-SHA-256\0\0");
+        let plus = auth(AUTH_SASL, b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0");
+        let err = scan(&mut plain.clone(), true).unwrap_err();
+        assert!(err.contains("verify-full"), "{err}");
+        assert_eq!(scan(&mut plus.clone(), true), Ok(false));
+        assert_eq!(scan(&mut plain.clone(), false), Ok(false));
     }
 }

@@ -110,23 +110,28 @@ fn mark_prefix(owner: &Owner) -> String {
 }
 
 /// The comment of an object a retaining Delete let go: a later resource of the same stack
-/// name and logical id may adopt it.
-pub fn released_mark(owner: &Owner) -> String {
-    format!("{}{}", released_prefix(owner), shared::utc_now())
+/// name and logical id, with the same physical id (so naming the same password parameter),
+/// may adopt it.
+pub fn released_mark(owner: &Owner, physical_id: &str) -> String {
+    format!(
+        "{}{}",
+        released_prefix(owner, physical_id),
+        shared::utc_now()
+    )
 }
 
-fn released_prefix(owner: &Owner) -> String {
+fn released_prefix(owner: &Owner, physical_id: &str) -> String {
     format!(
-        "released by CloudFormation: stack {} resource {} at ",
+        "released by CloudFormation: stack {} resource {} id {physical_id} at ",
         owner.stack_name(),
         owner.logical_resource_id
     )
 }
 
 /// Whether a comment says the object was released by this resource's stack name and logical
-/// id (an earlier deployment of the same stack).
-pub fn released_for(comment: &str, owner: &Owner) -> bool {
-    comment.starts_with(&released_prefix(owner))
+/// id (an earlier deployment of the same stack) from the generation `physical_id`.
+pub fn released_for(comment: &str, owner: &Owner, physical_id: &str) -> bool {
+    comment.starts_with(&released_prefix(owner, physical_id))
 }
 
 /// Whether a comment marks the object as this resource's (any generation).
@@ -161,7 +166,11 @@ impl Drop for Cluster {
     }
 }
 
-/// The admin's login: SCRAM only (see `auth_guard`), channel binding where offered.
+/// The admin's login: SCRAM only (see `auth_guard`); channel binding required where the
+/// certificate is not checked (`require`: it alone defeats a relay), else where offered.
+/// The search path is set in the startup packet, before any statement: only `pg_catalog`
+/// (and the session's own temporary schema, last), so nothing a role of the cluster
+/// planted in `public` or elsewhere is ever found by name.
 fn client_config(target: &Target, password: &Secret) -> tokio_postgres::Config {
     let mut config = tokio_postgres::Config::new();
     config
@@ -171,7 +180,11 @@ fn client_config(target: &Target, password: &Secret) -> tokio_postgres::Config {
         .password(password.expose())
         .dbname(&target.admin_database)
         .application_name("cfn-service-database")
-        .channel_binding(ChannelBinding::Prefer)
+        .options("-c search_path=pg_catalog,pg_temp")
+        .channel_binding(match target.ssl_mode {
+            SslMode::Require => ChannelBinding::Require,
+            SslMode::VerifyFull | SslMode::Disable => ChannelBinding::Prefer,
+        })
         .ssl_mode(match target.ssl_mode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
@@ -203,7 +216,7 @@ impl Cluster {
             let config = client_config(target, password);
             let (client, connection) = if target.ssl_mode == SslMode::Disable {
                 let (client, connection) = config
-                    .connect_raw(Guarded::new(socket), tokio_postgres::NoTls)
+                    .connect_raw(Guarded::new(socket, false), tokio_postgres::NoTls)
                     .await
                     .map_err(|e| failed(describe(&e)))?;
                 (client, spawn_connection(connection))
@@ -214,8 +227,9 @@ impl Cluster {
                     &target.host,
                 )
                 .map_err(|e| ClusterError::Tls(e.to_string()))?;
+                let binding = target.ssl_mode == SslMode::Require;
                 let (client, connection) = config
-                    .connect_raw(socket, GuardedTls(tls))
+                    .connect_raw(socket, GuardedTls(tls, binding))
                     .await
                     .map_err(|e| failed(describe(&e)))?;
                 (client, spawn_connection(connection))
@@ -265,7 +279,7 @@ impl Cluster {
     pub async fn role_comment(&self, role: &str) -> Result<Option<Option<String>>, ClusterError> {
         self.comment(
             "looking up the role",
-            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
+            "SELECT pg_catalog.shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1",
             role,
         )
         .await
@@ -278,10 +292,23 @@ impl Cluster {
     ) -> Result<Option<Option<String>>, ClusterError> {
         self.comment(
             "looking up the database",
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            "SELECT pg_catalog.shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) $1",
             database,
         )
         .await
+    }
+
+    /// `None` if the database does not exist, else the name of the role that owns it.
+    pub async fn database_owner(&self, database: &str) -> Result<Option<String>, ClusterError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT pg_catalog.pg_get_userbyid(datdba)::pg_catalog.text FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) $1",
+                &[&database],
+            )
+            .await
+            .map_err(|e| self.sql_error("looking up the database's owner", &e))?;
+        Ok(row.map(|r| r.get::<_, String>(0)))
     }
 
     async fn comment(
@@ -430,7 +457,7 @@ impl Cluster {
                 let row = self
                     .client
                     .query_one(
-                        "SELECT format($1, VARIADIC $2::text[]), set_config('statement_timeout', $3, false), set_config('lock_timeout', $3, false)",
+                        "SELECT pg_catalog.format($1, VARIADIC $2::pg_catalog.text[]), pg_catalog.set_config('statement_timeout', $3, false), pg_catalog.set_config('lock_timeout', $3, false)",
                         &[&template, &args, &timeout],
                     )
                     .await?;

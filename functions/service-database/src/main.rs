@@ -34,5 +34,5 @@ async fn main() -> Result<(), shared::RunError> {
             "CLUSTER_PROFILE_PATH must name the SSM path of the platform's cluster profiles, e.g. /platform/rds",
         ),
     };
-    shared::run(resource).await
+    shared::run(&config, resource).await
 }

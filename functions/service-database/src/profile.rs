@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use shared::parameter_name::validate_name;
 use shared::properties::{optional_number, shorten};
+use shared::{Owner, StackNames};
 
 use crate::cluster::{SslMode, Target};
 
@@ -81,7 +82,7 @@ pub struct Profile {
     pub name: String,
     pub target: Target,
     pub admin: AdminSource,
-    allowed_stack_names: Option<Vec<String>>,
+    allowed_stack_names: Option<StackNames>,
 }
 
 /// The profiles this function may read: parameters under one path.
@@ -162,22 +163,17 @@ impl Profile {
 
     /// Whether a stack may use this cluster: `AllowedStackNames` lists names, or prefixes
     /// ending in `*`; without it every stack of the account may.
-    pub fn allow(&self, stack_id: &str) -> Result<(), ProfileError> {
-        let Some(patterns) = &self.allowed_stack_names else {
+    pub fn allow(&self, owner: &Owner) -> Result<(), ProfileError> {
+        let Some(names) = &self.allowed_stack_names else {
             return Ok(());
         };
-        let stack = stack_id.split('/').nth(1).unwrap_or(stack_id);
-        let matches = |p: &String| match p.strip_suffix('*') {
-            Some(prefix) => stack.starts_with(prefix),
-            None => stack == p,
-        };
-        if patterns.iter().any(matches) {
+        if names.allows(owner) {
             return Ok(());
         }
         Err(ProfileError::NotAllowed {
             name: self.name.clone(),
-            allowed: patterns.join(", "),
-            stack: stack.to_owned(),
+            allowed: names.describe(),
+            stack: owner.stack_name().to_owned(),
         })
     }
 }
@@ -204,6 +200,12 @@ impl Document {
         }
         let admin = self.admin_source()?;
         let ssl_mode = self.ssl_mode.unwrap_or_default();
+        if ssl_mode == SslMode::Disable && !is_loopback(&self.host) {
+            return Err(format!(
+                "profile property SslMode disable is for a cluster on the function's own machine only (Host 127.0.0.1, ::1 or localhost), not {:?}: the admin's login and every statement would cross the network in clear. Use verify-full with CaCertificates",
+                shorten(&self.host)
+            ));
+        }
         let ca_certificates = ca_certificates(ssl_mode, self.ca_certificates)?;
         Ok(Profile {
             name: name.to_owned(),
@@ -217,7 +219,7 @@ impl Document {
                 connect_timeout: Duration::from_secs(timeout),
             },
             admin,
-            allowed_stack_names: self.allowed_stack_names,
+            allowed_stack_names: self.allowed_stack_names.map(StackNames::new),
         })
     }
 
@@ -264,6 +266,12 @@ fn ca_certificates(ssl_mode: SslMode, pem: Option<String>) -> Result<Option<Stri
         }
         (_, _) => Ok(None),
     }
+}
+
+/// Whether the host is this machine: TLS would protect nothing there.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A DNS name (RFC 1123 labels) or an IP address.
@@ -386,11 +394,38 @@ mod tests {
     }
 
     #[test]
+    fn ssl_mode_disable_is_refused_off_the_loopback() {
+        for (host, allowed) in [
+            ("127.0.0.1", true),
+            ("::1", true),
+            ("localhost", true),
+            ("10.0.0.5", false),
+            ("db.internal", false),
+            ("localhost.evil.example", false),
+        ] {
+            let mut v = minimal();
+            v["Host"] = json!(host);
+            v["SslMode"] = json!("disable");
+            let result = parse(v);
+            assert_eq!(result.is_ok(), allowed, "{host}: {:?}", result.err());
+            if let Err(err) = result {
+                assert!(
+                    err.contains("SslMode") && err.contains("verify-full"),
+                    "{err}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn allowed_stack_names_are_names_or_prefixes() {
         let mut v = minimal();
         v["AllowedStackNames"] = json!(["orders-*", "billing"]);
         let p = parse(v).unwrap();
-        let id = |n: &str| format!("arn:aws:cloudformation:us-east-1:1:stack/{n}/abc");
+        let id = |n: &str| Owner {
+            stack_id: format!("arn:aws:cloudformation:us-east-1:1:stack/{n}/abc"),
+            logical_resource_id: "Db".into(),
+        };
         assert!(p.allow(&id("orders-api")).is_ok());
         assert!(p.allow(&id("billing")).is_ok());
         let err = p.allow(&id("billing-2")).unwrap_err().to_string();

@@ -114,7 +114,7 @@ impl ServiceDatabase {
     ) -> Result<Profile, Error> {
         progress.step(format!("reading cluster profile {cluster}"));
         let profile = self.profiles.load(cluster).await?;
-        profile.allow(&owner.stack_id)?;
+        profile.allow(owner)?;
         Ok(profile)
     }
 
@@ -143,8 +143,9 @@ impl ServiceDatabase {
         cluster: &Cluster,
         kind: Kind,
         name: &str,
-        owner: &Owner,
+        goal: &Goal<'_>,
     ) -> Result<Found, Error> {
+        let (owner, id) = (goal.owner, goal.physical_id.as_str());
         let comment = match kind {
             Kind::Role => cluster.role_comment(name).await?,
             Kind::Database => cluster.database_comment(name).await?,
@@ -152,7 +153,9 @@ impl ServiceDatabase {
         match comment {
             None => Ok(Found::Absent),
             Some(Some(comment)) if cluster::owned_by(&comment, owner) => Ok(Found::Ours),
-            Some(Some(comment)) if cluster::released_for(&comment, owner) => Ok(Found::Released),
+            Some(Some(comment)) if cluster::released_for(&comment, owner, id) => {
+                Ok(Found::Released)
+            }
             Some(found) => Err(Error::NotOurs {
                 kind: match kind {
                     Kind::Role => "role",
@@ -186,15 +189,20 @@ impl ServiceDatabase {
             p.database_name
         ));
         let role = self
-            .claimable(&cluster, Kind::Role, p.role(), goal.owner)
+            .claimable(&cluster, Kind::Role, p.role(), &goal)
             .await?;
         let database = self
-            .claimable(&cluster, Kind::Database, &p.database_name, goal.owner)
+            .claimable(&cluster, Kind::Database, &p.database_name, &goal)
             .await?;
         let parameter_adopted = self
             .parameters
-            .adopt_released(&p.password_parameter_name, goal.owner)
+            .adopt_released(&p.password_parameter_name, goal.owner, &key)
             .await?;
+        if !parameter_adopted && (role == Found::Released || database == Found::Released) {
+            // Retained objects go only with their password parameter, under its key: the
+            // fresh password is then readable only by whoever could read the old one.
+            self.ensure_parameter_held(&goal).await?;
+        }
         if parameter_adopted || role == Found::Released || database == Found::Released {
             // What an earlier deployment of this stack retained is taken over with a fresh
             // password: whoever held the old one no longer needs it.
@@ -224,6 +232,19 @@ impl ServiceDatabase {
                 Err(error)
             }
         }
+    }
+
+    /// Before retained objects are adopted: their password parameter is this resource's (an
+    /// adoption delivered again), since it was not adopted just now.
+    async fn ensure_parameter_held(&self, goal: &Goal<'_>) -> Result<(), Error> {
+        let name = &goal.properties.password_parameter_name;
+        if self.parameters.ensure_ours(name, goal.owner).await? {
+            return Ok(());
+        }
+        Err(Error::AdoptionWithoutParameter {
+            parameter: name.clone(),
+            database: goal.properties.database_name.clone(),
+        })
     }
 
     /// The names and the password policy; in a rollback, names are the ones in place and a
@@ -496,7 +517,7 @@ impl ServiceDatabase {
             return Ok(None);
         }
         let profile = self.profiles.load(&cluster_name).await?;
-        if let Err(refused) = profile.allow(request.owner.stack_id.as_str()) {
+        if let Err(refused) = profile.allow(&request.owner) {
             // Its Create was refused the same way, so nothing of it is there.
             tracing::warn!(reason = %refused, "nothing done");
             return Ok(None);
@@ -524,11 +545,26 @@ impl ServiceDatabase {
             .await
     }
 
+    /// Marks the parameter released under the key that encrypts it: only a later resource
+    /// naming that key adopts it. A key that cannot be checked any more is named by none,
+    /// and then nothing adopts the parameter.
     async fn release_parameter(&self, request: &Delete<Properties>) -> Result<(), Error> {
-        if let Some(name) = parameter_name(&request.properties) {
-            let (owner, id) = (&request.owner, &request.physical_resource_id);
-            self.parameters.release(&name, owner, Some(id)).await?;
-        }
+        let Some(name) = parameter_name(&request.properties) else {
+            return Ok(());
+        };
+        let key_id = request.properties.text("KmsKeyId");
+        let key_id = key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY);
+        let key = match self.parameters.check_key(key_id).await {
+            Ok(key) => Some(key),
+            Err(error) => {
+                tracing::warn!(error = %error, "released under no key: nothing can adopt it");
+                None
+            }
+        };
+        let (owner, id) = (&request.owner, &request.physical_resource_id);
+        self.parameters
+            .release(&name, owner, Some(id), key.as_ref())
+            .await?;
         Ok(())
     }
 
@@ -542,7 +578,7 @@ impl ServiceDatabase {
         progress: &Progress,
     ) -> Result<(), Error> {
         let (owner, id) = (&request.owner, &request.physical_resource_id);
-        let released = cluster::released_mark(owner);
+        let released = cluster::released_mark(owner, id);
         let uses = |comment| cluster::comment_used_by(comment, owner, id);
         if uses(cluster.database_comment(database).await?) {
             progress.step(format!("marking database {database} as released"));
@@ -562,6 +598,28 @@ impl ServiceDatabase {
         let comment = cluster.role_comment(role).await?;
         if cluster::comment_used_by(comment, goal.owner, &goal.physical_id) {
             cluster.drop_role(role).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the database only if this request made it: it carries this generation's mark,
+    /// or none yet and this resource's role owns it (a CREATE DATABASE applied but not
+    /// acknowledged). One another stack created meanwhile under the name stands.
+    async fn drop_database_if_made(&self, cluster: &Cluster, goal: &Goal<'_>) -> Result<(), Error> {
+        let (database, role) = (&goal.properties.database_name, goal.properties.role());
+        let (owner, id) = (goal.owner, goal.physical_id.as_str());
+        let made = match cluster.database_comment(database).await? {
+            None => return Ok(()),
+            Some(Some(comment)) => cluster::used_by(&comment, owner, id),
+            Some(None) => {
+                cluster.database_owner(database).await?.as_deref() == Some(role)
+                    && cluster::comment_used_by(cluster.role_comment(role).await?, owner, id)
+            }
+        };
+        if made {
+            cluster.drop_database(database).await?;
+        } else {
+            tracing::warn!(database = %database, "not made by this request: left standing");
         }
         Ok(())
     }
@@ -601,12 +659,7 @@ impl ServiceDatabase {
             let now = tokio::time::Instant::now();
             let end = progress.undo_deadline();
             cluster.allow_until(now + end.saturating_duration_since(now) / 2);
-            results.push(
-                cluster
-                    .drop_database(&p.database_name)
-                    .await
-                    .map_err(Error::from),
-            );
+            results.push(self.drop_database_if_made(cluster, goal).await);
             cluster.allow_until(end);
         }
         if undo.role {
@@ -760,7 +813,7 @@ impl ServiceDatabase {
             cluster.database_comment(database).await?,
             cluster.role_comment(role).await?,
         );
-        let released = |c: &Option<Option<String>>| matches!(c, Some(Some(c)) if cluster::released_for(c, owner));
+        let released = |c: &Option<Option<String>>| matches!(c, Some(Some(c)) if cluster::released_for(c, owner, id));
         if released(&database_comment) || released(&role_comment) {
             // A Create that failed while adopting what this stack retained: all of it goes
             // back, with whatever that Create made for it (a new role may own it now).

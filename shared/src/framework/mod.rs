@@ -1,6 +1,7 @@
 //! The framework's core: a request in, exactly one answer out. It knows nothing of any AWS
 //! service or database; the helpers beside it do.
 
+pub mod confirm;
 pub(crate) mod deadline;
 pub(crate) mod destination;
 pub(crate) mod errors;
@@ -11,4 +12,5 @@ pub(crate) mod resource;
 pub(crate) mod response;
 pub(crate) mod runtime;
 pub(crate) mod sender;
+pub mod stack_names;
 pub(crate) mod trust;

@@ -8,6 +8,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use tracing::{Instrument, error, info, warn};
 
+use super::confirm::{Claim, StackReader, Verdict, confirm};
 use super::deadline::Deadline;
 use super::destination::Destinations;
 use super::event::{self, Envelope, Request};
@@ -21,11 +22,13 @@ const ABORT_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs the function: `resource` is the result of building it at start-up. If that failed,
 /// every request is answered FAILED with the start-up error (and Deletes of failed Creates
-/// still succeed), so no stack hangs on a broken deployment.
-pub async fn run<R, E>(resource: Result<R, E>) -> Result<(), lambda_runtime::Error>
+/// still succeed), so no stack hangs on a broken deployment. Every request is confirmed
+/// with CloudFormation through `stacks` before anything else is done for it.
+pub async fn serve<R, E, S>(resource: Result<R, E>, stacks: S) -> Result<(), lambda_runtime::Error>
 where
     R: CustomResource,
     E: Display,
+    S: StackReader,
 {
     let resource = resource.map(Arc::new).map_err(|e| {
         let reason = format!("the function could not start: {e}");
@@ -38,6 +41,7 @@ where
     }
     let handler = Arc::new(Handler {
         resource,
+        stacks,
         destinations,
         sender: Sender::new()?,
         log_hint: log_hint(),
@@ -53,14 +57,15 @@ where
     .await
 }
 
-struct Handler<R> {
+struct Handler<R, S> {
     resource: Result<Arc<R>, String>,
+    stacks: S,
     destinations: Destinations,
     sender: Sender,
     log_hint: String,
 }
 
-impl<R: CustomResource> Handler<R> {
+impl<R: CustomResource, S: StackReader> Handler<R, S> {
     async fn handle(&self, event: LambdaEvent<Value>) {
         let deadline = Deadline::from_header_millis(event.context.deadline);
         let Some(envelope) = Envelope::read(&event.payload) else {
@@ -114,12 +119,21 @@ impl<R: CustomResource> Handler<R> {
             (Some(id), "Update" | "Delete") => id.clone(),
             _ => failed_create_id(&envelope.echo.request_id),
         };
+        // A malformed request does nothing whoever sent it; a well-formed one is confirmed
+        // with CloudFormation before anything is done for it.
         let answer = match event::parse(payload) {
-            Ok(request) => {
-                self.dispatch(request, function_arn, &fallback_id, deadline)
-                    .await
-            }
             Err(reason) => Answer::failed(&fallback_id, reason),
+            Ok(request) => match self.confirm(&envelope, function_arn, deadline).await {
+                Verdict::Confirmed => {
+                    self.dispatch(request, function_arn, &fallback_id, deadline)
+                        .await
+                }
+                Verdict::Failed(reason) => Answer::failed(&fallback_id, reason),
+                Verdict::Refused(reason) => {
+                    error!(%reason, "refused: nothing done, nothing sent");
+                    return;
+                }
+            },
         };
         match &answer {
             Answer::Success {
@@ -154,6 +168,32 @@ impl<R: CustomResource> Handler<R> {
                 error!(error = %super::errors::error_chain(&error), "response NOT delivered")
             }
         }
+    }
+
+    /// Asks CloudFormation whether it is sending this request now, before anything is done.
+    async fn confirm(
+        &self,
+        envelope: &Envelope,
+        function_arn: &str,
+        deadline: Deadline,
+    ) -> Verdict {
+        info!("confirming the request with CloudFormation");
+        let claim = Claim {
+            request_type: &envelope.request_type,
+            stack_id: &envelope.echo.stack_id,
+            logical_id: &envelope.echo.logical_resource_id,
+            physical_id: envelope.physical_resource_id.as_deref(),
+            function_arn,
+        };
+        let started = tokio::time::Instant::now();
+        // Boxed: an SDK call's future is too deep to lay out inside the handler's.
+        let verdict = Box::pin(confirm(&self.stacks, &claim, deadline.work_end())).await;
+        info!(
+            confirmed = verdict == Verdict::Confirmed,
+            ms = started.elapsed().as_millis() as u64,
+            "asked CloudFormation"
+        );
+        verdict
     }
 
     async fn dispatch(

@@ -128,5 +128,6 @@ async fn main() -> Result<(), shared::RunError> {
         Ok(error) => Err(error),
         Err(_) => Ok(TestResource),
     };
-    shared::run(resource).await
+    let config = shared::aws::load_config().await;
+    shared::run(&config, resource).await
 }
