@@ -23,7 +23,7 @@ wait_for_port "$RESPONSE_PORT" "the response endpoint"
 INVOKE_PORT=$(free_port)
 say "starting cargo lambda watch on 127.0.0.1:$INVOKE_PORT"
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
-  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,ALLOWED_RESPONSE_HOSTS=127.0.0.1,CLUSTER_PROFILE_PATH=/orders-platform/clusters,LEDGER_TABLE=orders-platform-priorities" \
+  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ENDPOINT_URL_CLOUDFORMATION=$RESPONSE_BASE,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_LAMBDA_LOG_FORMAT=JSON,ALLOWED_RESPONSE_HOSTS=127.0.0.1,ALLOWED_STACK_NAMES=orders-platform,CLUSTER_PROFILE_PATH=/orders-platform/clusters,LEDGER_TABLE=orders-platform-priorities" \
   >"$WORK/functions.log" 2>&1 &
 PIDS+=($!)
 wait_for_port "$INVOKE_PORT" "cargo lambda watch"
@@ -31,12 +31,18 @@ wait_for_port "$INVOKE_PORT" "cargo lambda watch"
 export STACK_ID="arn:aws:cloudformation:us-east-1:123456789012:stack/orders-platform/$(python3 -c 'import uuid; print(uuid.uuid4())')"
 
 # step TITLE FUNCTION TYPE LOGICAL_ID PROPERTIES [PHYSICAL_ID [OLD_PROPERTIES]]
+# As CloudFormation sends it: the stand-in (beside the response endpoint) is told first, so
+# that DescribeStackResource shows the resource in progress. FORGED=1: a direct invoke that
+# CloudFormation knows nothing of.
 step() {
   local title=$1 function=$2; shift 2
   local before event
   before=$(wc -l <"$WORK/responses.log")
   event="$WORK/event.json"
   python3 "$ROOT/tests/scripts/event.py" "$@" >"$event"
+  if [ -z "${FORGED:-}" ]; then
+    python3 "$ROOT/tests/scripts/event.py" --sent "$event" || die "the CloudFormation stand-in did not take the event"
+  fi
   printf '\n\033[1m--- %s\033[0m\n' "$title"
   cargo lambda invoke "$function" --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
     --data-file "$event" >/dev/null || die "cargo lambda invoke failed (see $WORK/functions.log)"
@@ -70,6 +76,9 @@ step "admin-password: Create" admin-password Create AdminPassword "$A1"
 step "admin-password: Create redelivered (adopts its own parameter)" admin-password Create AdminPassword "$A1"
 step "admin-password: a bad property is a clear FAILED" admin-password Create OtherPassword \
   '{"ParameterName": "/orders-platform/rds/other", "PasswordLength": "5"}'
+FORGED=1 step "admin-password: a direct invoke CloudFormation is not sending (a rotation) gets no answer and changes nothing" \
+  admin-password Update AdminPassword "$A2" "$ADMIN" "$A1"
+grep -o '"reason":"CloudFormation shows[^"]*' "$WORK/functions.log" | tail -1 | sed 's/^"reason":"/refused: /'
 
 say "the cluster takes its master password from the parameter (Fn::GetAtt AdminPassword.Password)"
 pg_set_admin_password "$(ssm_value "$ADMIN")"

@@ -27,7 +27,7 @@ pub use framework::{confirm, logging, properties};
 #[cfg(feature = "aws-helpers")]
 pub use helpers::stacks::run;
 #[cfg(feature = "aws-helpers")]
-pub use helpers::{aws, parameter_name, password, secure_parameter, stacks};
+pub use helpers::{aws, parameter_name, password, retained, secure_parameter, stacks};
 
 /// What [`run`] returns when the Lambda runtime itself cannot go on.
 pub type RunError = lambda_runtime::Error;

@@ -1,4 +1,5 @@
-//! A stand-in for CloudFormation's `DescribeStackResource` and `DescribeStacks` (the query
+//! A stand-in for CloudFormation's `DescribeStackResource`, `DescribeStacks` and
+//! `DescribeStackEvents` (the query
 //! protocol, as the SDK speaks it), because moto cannot model a stack in progress. The
 //! response endpoint serves it: the functions reach it through
 //! `AWS_ENDPOINT_URL_CLOUDFORMATION`. The harness records, for each event it delivers,
@@ -29,6 +30,10 @@ impl ResourceState {
 struct Stacks {
     resources: HashMap<(String, String), ResourceState>,
     stacks: HashMap<String, String>,
+    /// The role each stack is deployed with (`RoleARN`), where it has one.
+    roles: HashMap<String, String>,
+    /// Resource events, oldest first: stack, logical id, physical id, status.
+    events: Vec<[String; 4]>,
     /// Answer every call with a 500 (CloudFormation unreachable).
     down: bool,
     /// Calls seen, by action.
@@ -57,6 +62,18 @@ impl CfnStandIn {
     pub fn set_stack(&self, stack_id: &str, status: &str) {
         let mut state = self.state.lock().unwrap();
         state.stacks.insert(stack_id.to_owned(), status.to_owned());
+    }
+
+    /// The stack is deployed with the IAM role `role`.
+    pub fn set_role(&self, stack_id: &str, role: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.roles.insert(stack_id.to_owned(), role.to_owned());
+    }
+
+    /// A resource event, newer than all before it.
+    pub fn add_event(&self, stack_id: &str, logical_id: &str, physical_id: &str, status: &str) {
+        let event = [stack_id, logical_id, physical_id, status].map(str::to_owned);
+        self.state.lock().unwrap().events.push(event);
     }
 
     /// While set, every call is answered 500.
@@ -88,6 +105,9 @@ impl CfnStandIn {
         };
         self.set_resource(stack, logical, ResourceState::new(resource, physical));
         self.set_stack(stack, stack_status);
+        if let Some(physical) = physical {
+            self.add_event(stack, logical, physical, resource);
+        }
     }
 
     /// What CloudFormation is in once it has `event`'s answer: the resource complete (or
@@ -120,6 +140,9 @@ impl CfnStandIn {
         };
         self.set_resource(stack, logical, ResourceState::new(status, physical));
         self.set_stack(stack, &status.replace("FAILED", "COMPLETE"));
+        if let Some(physical) = physical {
+            self.add_event(stack, logical, physical, status);
+        }
     }
 
     /// Answers one query-protocol call.
@@ -145,8 +168,16 @@ impl CfnStandIn {
                     ),
                 }
             }
+            "DescribeStackEvents" => match state.stacks.get(&stack) {
+                Some(_) => xml(&describe_stack_events(&stack, &state.events)),
+                None => error(
+                    400,
+                    "ValidationError",
+                    &format!("Stack with id {stack} does not exist"),
+                ),
+            },
             "DescribeStacks" => match state.stacks.get(&stack) {
-                Some(status) => xml(&describe_stacks(&stack, status)),
+                Some(status) => xml(&describe_stacks(&stack, status, state.roles.get(&stack))),
                 None => error(
                     400,
                     "ValidationError",
@@ -194,12 +225,38 @@ fn describe_stack_resource(stack: &str, logical: &str, resource: &ResourceState)
     )
 }
 
-fn describe_stacks(stack: &str, status: &str) -> String {
+fn describe_stacks(stack: &str, status: &str, role: Option<&String>) -> String {
+    let role = role
+        .map(|r| format!("<RoleARN>{}</RoleARN>", escape(r)))
+        .unwrap_or_default();
     format!(
-        "<DescribeStacksResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeStacksResult><Stacks><member><StackId>{}</StackId><StackName>{}</StackName><CreationTime>2026-12-04T00:00:00Z</CreationTime><StackStatus>{}</StackStatus></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></DescribeStacksResponse>",
+        "<DescribeStacksResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeStacksResult><Stacks><member><StackId>{}</StackId><StackName>{}</StackName><CreationTime>2026-12-04T00:00:00Z</CreationTime><StackStatus>{}</StackStatus>{role}</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></DescribeStacksResponse>",
         escape(stack),
         escape(stack_name(stack)),
         escape(status)
+    )
+}
+
+/// The stack's events, newest first, on one page.
+fn describe_stack_events(stack: &str, events: &[[String; 4]]) -> String {
+    let members: String = events
+        .iter()
+        .rev()
+        .filter(|[s, ..]| s == stack)
+        .enumerate()
+        .map(|(i, [s, logical, physical, status])| {
+            format!(
+                "<member><StackId>{}</StackId><EventId>{i}</EventId><StackName>{}</StackName><LogicalResourceId>{}</LogicalResourceId><PhysicalResourceId>{}</PhysicalResourceId><ResourceType>Custom::UnderTest</ResourceType><Timestamp>2026-12-04T00:00:00Z</Timestamp><ResourceStatus>{}</ResourceStatus></member>",
+                escape(s),
+                escape(stack_name(s)),
+                escape(logical),
+                escape(physical),
+                escape(status)
+            )
+        })
+        .collect();
+    format!(
+        "<DescribeStackEventsResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeStackEventsResult><StackEvents>{members}</StackEvents></DescribeStackEventsResult><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></DescribeStackEventsResponse>"
     )
 }
 

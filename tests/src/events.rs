@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use crate::CfnEndpoint;
 use crate::cfn_endpoint::response_url;
 
+/// The IAM role a team deploys its stacks with (CloudFormation's `RoleARN`).
+pub const TEAM_ROLE: &str = "arn:aws:iam::123456789012:role/orders-team-deployer";
+
 /// A value unique within this machine's test runs.
 pub fn unique() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -65,6 +68,14 @@ impl EventBuilder {
             logical_id: logical_id.to_owned(),
             endpoint_base: endpoint.base().to_owned(),
         }
+    }
+
+    /// The stack is deployed with the IAM role `role` (as CloudFormation says to `endpoint`'s
+    /// functions): the proof a later deployment of the same name gives that it is the same
+    /// team's.
+    pub fn deployed_by(self, endpoint: &CfnEndpoint, role: &str) -> Self {
+        endpoint.cloudformation().set_role(&self.stack_id, role);
+        self
     }
 
     /// The same resource, its answers going to another function's endpoint.

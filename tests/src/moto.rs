@@ -214,3 +214,21 @@ pub async fn set_properties_record(
         .await
         .expect("tag the parameter");
 }
+
+/// The platform's hand-over of a retained parameter to the resource `stack_and_logical_id`
+/// (`<stack name> <logical id>`): a tag only the platform may write.
+pub async fn hand_over(ssm: &aws_sdk_ssm::Client, parameter: &str, stack_and_logical_id: &str) {
+    ssm.add_tags_to_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(parameter)
+        .tags(
+            aws_sdk_ssm::types::Tag::builder()
+                .key(shared::retained::HAND_OVER_TAG)
+                .value(stack_and_logical_id)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}

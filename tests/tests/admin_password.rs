@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
-use integration_tests::events::unique;
+use integration_tests::events::{TEAM_ROLE, unique};
 use integration_tests::{Harness, Invocation, aws_config, workspace_binary};
 use serde_json::{Value, json};
 
@@ -546,7 +546,8 @@ async fn a_retained_parameter_is_adopted_by_the_same_stack_deployed_again_and_by
     let name = name();
     let stack = format!("platform-{}", unique());
     let props = json!({"ParameterName": name, "RetainOnDelete": "true"});
-    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     let created = e.invoke(first.create(props.clone())).await;
     assert_eq!(
         e.invoke(first.delete(&name, props.clone())).await.status(),
@@ -567,7 +568,8 @@ async fn a_retained_parameter_is_adopted_by_the_same_stack_deployed_again_and_by
         r.reason()
     );
 
-    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     let r = e.invoke(again.create(props.clone())).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     assert_ne!(
@@ -595,7 +597,8 @@ async fn after_an_adoption_no_rotation_brings_back_a_password_the_earlier_deploy
     let stack = format!("platform-{}", unique());
     let plain = json!({"ParameterName": name, "RetainOnDelete": "true"});
     let rotated = json!({"ParameterName": name, "RetainOnDelete": "true", "RotationToken": "2"});
-    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     let before = data(&e.invoke(first.create(plain.clone())).await)["Password"].clone();
     let r = e
         .invoke(first.update(&name, rotated.clone(), plain.clone()))
@@ -605,7 +608,8 @@ async fn after_an_adoption_no_rotation_brings_back_a_password_the_earlier_deploy
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
 
     // Deployed again without a token: adopted with a fresh password.
-    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword");
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     let adopted = data(&e.invoke(again.create(plain.clone())).await)["Password"].clone();
     assert!(!retired.contains(&adopted));
     // Rotated to the token the earlier deployment had used: a new password, not its.

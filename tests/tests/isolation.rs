@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use integration_tests::cfn_stand_in::ResourceState;
-use integration_tests::events::unique;
+use integration_tests::events::{TEAM_ROLE, unique};
 use integration_tests::fake_postgres::{Ask, FakePostgres};
 use integration_tests::service_db::*;
 use integration_tests::{EventBuilder, Harness, Invocation, aws_config, workspace_binary};
@@ -152,10 +152,19 @@ async fn a_cleanup_delete_after_a_replacement_runs_and_the_current_resource_stay
         "Database",
         ResourceState::new("UPDATE_COMPLETE", Some(&new_id)),
     );
-    // A Delete of the current resource is not a cleanup: refused.
-    let r = forge(&e.h, &events, events.delete(&new_id, v2.clone())).await;
-    assert!(r.responses.is_empty());
-    assert!(exists("database", &new).await);
+    cloudformation.add_event(stack, "Database", &e.id(&old), "DELETE_IN_PROGRESS");
+    // A Delete of the current resource is not a cleanup, nor one of an id CloudFormation
+    // is not deleting (a "failed Create" naming the current objects): refused.
+    let mut failed_create = v2.clone();
+    failed_create["OnDelete"] = json!("Drop");
+    for forged in [
+        events.delete(&new_id, v2.clone()),
+        events.delete("create-failed:forged", failed_create),
+    ] {
+        let r = forge(&e.h, &events, forged).await;
+        assert!(r.responses.is_empty());
+    }
+    assert!(exists("database", &new).await && exists("role", &new).await);
     // The old one's is: it runs (its answer goes to the harness's endpoint).
     let r =
         e.h.invoke_directly(events.delete(&e.id(&old), v1), TIMEOUT)
@@ -200,7 +209,8 @@ async fn a_stack_reusing_a_deleted_stacks_name_gets_none_of_its_retained_data() 
     let svc = service();
     let stack = format!("orders-{}", unique());
     let props = e.props(&svc); // OnDelete: Retain, the default
-    let owner = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let owner = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     e.invoke(owner.create(props.clone())).await.answer();
     let password = e.service_password(&svc).await;
     write_row(&svc, &password).await;
@@ -208,7 +218,8 @@ async fn a_stack_reusing_a_deleted_stacks_name_gets_none_of_its_retained_data() 
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
 
     // Another team, same stack name, logical id and database: their own parameter and key,
-    // or the owner's parameter under their own key.
+    // the owner's parameter under their own key, or the owner's parameter and key (no proof
+    // of being the owner's team: deployed with no role, or a role of their own).
     let theirs = format!("/test-platform/{}/db-password", unique());
     let their_key =
         integration_tests::moto::new_key(&aws_sdk_kms::Client::new(&aws_config().await)).await;
@@ -217,8 +228,19 @@ async fn a_stack_reusing_a_deleted_stacks_name_gets_none_of_its_retained_data() 
     own_parameter["KmsKeyId"] = json!(their_key);
     let mut own_key = props.clone();
     own_key["KmsKeyId"] = json!(their_key);
-    for attempt in [own_parameter, own_key] {
-        let stranger = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    for (attempt, role) in [
+        (own_parameter, None),
+        (own_key, None),
+        (props.clone(), None),
+        (
+            props.clone(),
+            Some("arn:aws:iam::123456789012:role/billing-deployer"),
+        ),
+    ] {
+        let mut stranger = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+        if let Some(role) = role {
+            stranger = stranger.deployed_by(&e.h.endpoint, role);
+        }
         let r = e.invoke(stranger.create(attempt.clone())).await;
         assert_eq!(r.status(), "FAILED", "{attempt}");
         assert!(r.reason().contains("not this resource's"), "{}", r.reason());
@@ -229,8 +251,10 @@ async fn a_stack_reusing_a_deleted_stacks_name_gets_none_of_its_retained_data() 
             .expect("the retained password still works");
     }
 
-    // The owner deploys again, naming the same parameter and key: its data comes back.
-    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    // The owner deploys again with its role, naming the same parameter and key: its data
+    // comes back.
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     let r = e.invoke(again.create(props)).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     let fresh = e.service_password(&svc).await;
@@ -374,4 +398,88 @@ async fn an_undo_leaves_standing_a_database_another_stack_made_under_the_name() 
         .batch_execute(&format!("DROP DATABASE {svc}"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn retained_objects_whose_parameter_is_gone_pass_to_no_one() {
+    let e = env().await;
+    let svc = service();
+    let stack = format!("orders-{}", unique());
+    let props = e.props(&svc);
+    let owner = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
+    e.invoke(owner.create(props.clone())).await.answer();
+    let password = e.service_password(&svc).await;
+    let r = e.invoke(owner.delete(&e.id(&svc), props.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    // The parameter is deleted by hand; a stranger names it, under a key of theirs.
+    let parameter = props["PasswordParameterName"].as_str().unwrap();
+    e.ssm
+        .delete_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .unwrap();
+    let kms = aws_sdk_kms::Client::new(&aws_config().await);
+    let mut theirs = props.clone();
+    theirs["KmsKeyId"] = json!(integration_tests::moto::new_key(&kms).await);
+    let stranger = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let r = e.invoke(stranger.create(theirs)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("handed over only with their parameter"),
+        "{}",
+        r.reason()
+    );
+    assert!(e.password(parameter).await.is_none(), "nothing was written");
+    connect(&svc, &password, &svc)
+        .await
+        .expect("the retained password still works");
+}
+
+#[tokio::test]
+async fn the_platform_hands_retained_objects_to_a_redeployment_without_a_role() {
+    let e = env().await;
+    let svc = service();
+    let stack = format!("orders-{}", unique());
+    let props = e.props(&svc);
+    // Deployed with the deployer's own credentials: no role to prove anything later.
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    e.invoke(first.create(props.clone())).await.answer();
+    let password = e.service_password(&svc).await;
+    e.invoke(first.delete(&e.id(&svc), props.clone()))
+        .await
+        .answer();
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let r = e.invoke(again.create(props.clone())).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("hand-over"), "{}", r.reason());
+    assert_eq!(e.service_password(&svc).await, password);
+    // The platform hands them over to that stack name and logical id.
+    let parameter = props["PasswordParameterName"].as_str().unwrap();
+    integration_tests::moto::hand_over(&e.ssm, parameter, &format!("{stack} Database")).await;
+    let third = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let r = e.invoke(third.create(props)).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    password_changed(&svc, &e.service_password(&svc).await, &password).await;
+}
+
+#[tokio::test]
+async fn a_create_naming_the_resources_objects_under_another_id_is_refused() {
+    let e = env().await;
+    let svc = service();
+    let events = e.h.event("Database");
+    e.invoke(events.create(e.props(&svc))).await.answer();
+    let password = e.service_password(&svc).await;
+    // The same resource, its database and role, and a parameter someone else names: as a
+    // forged Create timed inside the resource's own operation would.
+    let stolen = format!("/test-platform/attacker-{}/db-password", unique());
+    let mut props = e.props(&svc);
+    props["PasswordParameterName"] = json!(stolen);
+    let r = e.invoke(events.create(props)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(r.reason().contains("not this resource's"), "{}", r.reason());
+    assert!(e.password(&stolen).await.is_none());
+    assert_eq!(e.service_password(&svc).await, password);
+    connect(&svc, &password, &svc).await.expect("unchanged");
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::cfn_endpoint::signature_for;
-use integration_tests::events::unique;
+use integration_tests::events::{TEAM_ROLE, unique};
 use integration_tests::fake_postgres::{Ask, FakePostgres};
 use integration_tests::service_db::*;
 use integration_tests::{Harness, aws_config, workspace_binary};
@@ -943,7 +943,8 @@ async fn retained_objects_are_adopted_by_the_same_stack_deployed_again_and_by_no
     let svc = service();
     let stack = format!("orders-{}", unique());
     let mut props = e.props(&svc); // OnDelete: Retain, the default
-    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     assert_eq!(
         e.invoke(first.create(props.clone())).await.status(),
         "SUCCESS"
@@ -977,7 +978,8 @@ async fn retained_objects_are_adopted_by_the_same_stack_deployed_again_and_by_no
     }
 
     // The same stack name and logical id, deployed again: adopted with a fresh password.
-    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     let r = e.invoke(again.create(props.clone())).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     password_changed(&svc, &e.service_password(&svc).await, &old).await;
@@ -997,7 +999,8 @@ async fn a_create_stopped_while_adopting_leaves_what_was_retained_for_the_next_d
     let svc = service();
     let stack = format!("orders-{}", unique());
     let retain = e.props(&svc);
-    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     succeeds(&e, first.create(retain.clone())).await;
     let service_data = connect(&svc, &e.service_password(&svc).await, &svc)
         .await
@@ -1014,7 +1017,8 @@ async fn a_create_stopped_while_adopting_leaves_what_was_retained_for_the_next_d
     let mut dropping = retain.clone();
     dropping["OnDelete"] = json!("Drop");
     let h = failing_after(&e, "reading parameter!").await;
-    let again = EventBuilder::in_stack(&h.endpoint, &stack, "Database");
+    let again =
+        EventBuilder::in_stack(&h.endpoint, &stack, "Database").deployed_by(&h.endpoint, TEAM_ROLE);
     let r = h.invoke(again.create(dropping.clone()), TIMEOUT).await;
     assert_eq!(r.status(), "FAILED", "{}", r.reason());
     let id = r.answer()["PhysicalResourceId"]
@@ -1031,7 +1035,8 @@ async fn a_create_stopped_while_adopting_leaves_what_was_retained_for_the_next_d
     );
 
     // The next deployment adopts it all, the service's data with it.
-    let third = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let third = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     succeeds(&e, third.create(retain)).await;
     let kept: i32 = connect(&svc, &e.service_password(&svc).await, &svc)
         .await
@@ -1052,7 +1057,8 @@ async fn after_an_adoption_no_rotation_brings_back_a_password_the_earlier_deploy
     let plain = e.props(&svc); // no RotationToken, OnDelete: Retain
     let mut rotated = plain.clone();
     rotated["RotationToken"] = json!("2");
-    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     succeeds(&e, first.create(plain.clone())).await;
     let before_rotation = e.service_password(&svc).await;
     succeeds(
@@ -1064,7 +1070,8 @@ async fn after_an_adoption_no_rotation_brings_back_a_password_the_earlier_deploy
     succeeds(&e, first.delete(&e.id(&svc), rotated.clone())).await;
 
     // Deployed again without a token: adopted with a fresh password.
-    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
     succeeds(&e, again.create(plain.clone())).await;
     let adopted = e.service_password(&svc).await;
     assert!(!retired.contains(&adopted));

@@ -3,6 +3,7 @@
 use shared::parameter_name::validate_name;
 use shared::password::{PasswordOptions, PasswordPolicy, Secret};
 use shared::secure_parameter::{DEFAULT_KMS_KEY, Key, SecureParameters, parameter_arn};
+use shared::stacks::CloudFormationStacks;
 use shared::{Create, CustomResource, Delete, Outcome, Owner, Progress, StackNames, Update};
 
 use crate::error::Error;
@@ -13,13 +14,20 @@ pub struct AdminPassword {
     /// The stacks that may use the function: the platform's (template parameter
     /// AdminPasswordStackNames).
     allowed: StackNames,
+    /// Which role deploys a stack: a retained parameter passes only to the same one.
+    stacks: CloudFormationStacks,
 }
 
 impl AdminPassword {
-    pub fn new(parameters: SecureParameters, allowed: StackNames) -> Self {
+    pub fn new(
+        parameters: SecureParameters,
+        allowed: StackNames,
+        stacks: CloudFormationStacks,
+    ) -> Self {
         Self {
             parameters,
             allowed,
+            stacks,
         }
     }
 
@@ -83,7 +91,12 @@ impl AdminPassword {
         if let (Some(version), Some(arn)) = (written, parameter_arn(function_arn, name)) {
             return Ok(answer(name, &arn, version, &key, &password));
         }
-        if written.is_none() && self.parameters.adopt_released(name, owner, &key).await? {
+        if written.is_none()
+            && self
+                .parameters
+                .adopt_released(name, owner, &key, &self.stacks)
+                .await?
+        {
             // Retained by an earlier deployment of this stack: taken over, with a fresh
             // password (the cluster takes it from this resource's answer).
             progress.step(format!("adopting parameter {name} with a new password"));
@@ -169,7 +182,7 @@ impl AdminPassword {
             }
         };
         self.parameters
-            .release(name, &request.owner, None, key.as_ref())
+            .release(name, &request.owner, None, key.as_ref(), &self.stacks)
             .await?;
         Ok(())
     }

@@ -15,6 +15,7 @@ async fn main() -> Result<(), shared::RunError> {
     // The platform's stacks (template parameter AdminPasswordStackNames); unset: none.
     let allowed = std::env::var("ALLOWED_STACK_NAMES").unwrap_or_default();
     let allowed = shared::StackNames::parse_list(&allowed);
-    let resource = admin_password::AdminPassword::new(parameters, allowed);
+    let stacks = shared::stacks::CloudFormationStacks::from_config(&config);
+    let resource = admin_password::AdminPassword::new(parameters, allowed, stacks);
     shared::run(&config, Ok::<_, std::convert::Infallible>(resource)).await
 }

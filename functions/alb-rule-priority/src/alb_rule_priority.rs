@@ -259,12 +259,14 @@ impl CustomResource for AlbRulePriority {
     }
 
     async fn delete(&self, request: Delete<Properties>, progress: &Progress) -> Result<(), Error> {
-        let listener = request.properties.text("ListenerArn").or_else(|| {
-            request
-                .physical_resource_id
-                .rsplit_once('#')
-                .map(|(arn, _)| arn.to_owned())
-        });
+        // The listener the id names: the properties only for a failed Create, whose id
+        // names none. A Delete never reaches past the generation it deletes.
+        let listener = request
+            .physical_resource_id
+            .rsplit_once('#')
+            .map(|(arn, _)| arn.to_owned())
+            .filter(|l| l.contains(":listener/"))
+            .or_else(|| request.properties.text("ListenerArn"));
         let Some(listener) = listener.filter(|l| l.contains(":listener/")) else {
             tracing::warn!("no listener named; nothing to release");
             return Ok(());

@@ -28,6 +28,7 @@ async fn main() -> Result<(), shared::RunError> {
                 parameters,
                 profile::Profiles::new(ssm, &path),
                 admin,
+                shared::stacks::CloudFormationStacks::from_config(&config),
             ))
         }
         _ => Err(

@@ -4,6 +4,7 @@ use shared::parameter_name::validate_name;
 use shared::password::{PasswordOptions, PasswordPolicy, Secret};
 use shared::properties::shorten;
 use shared::secure_parameter::{DEFAULT_KMS_KEY, Key, SecureParameters};
+use shared::stacks::CloudFormationStacks;
 use shared::{
     Create, CustomResource, Delete, FAILED_CREATE_PREFIX, Lenient, Outcome, Owner, Progress, Update,
 };
@@ -19,6 +20,8 @@ pub struct ServiceDatabase {
     parameters: SecureParameters,
     profiles: Profiles,
     admin: AdminCredentials,
+    /// Which role deploys a stack: retained objects pass only to the same one.
+    stacks: CloudFormationStacks,
 }
 
 /// What one Create or Update is to bring about.
@@ -42,6 +45,8 @@ struct Goal<'a> {
     record: &'a str,
     /// CloudFormation rolls back to properties today's checks refuse: do not fail on them.
     rollback: bool,
+    /// A Create, not an Update.
+    create: bool,
 }
 
 /// What a Create or Update checked and found before changing anything.
@@ -79,11 +84,17 @@ enum Kind {
 }
 
 impl ServiceDatabase {
-    pub fn new(parameters: SecureParameters, profiles: Profiles, admin: AdminCredentials) -> Self {
+    pub fn new(
+        parameters: SecureParameters,
+        profiles: Profiles,
+        admin: AdminCredentials,
+        stacks: CloudFormationStacks,
+    ) -> Self {
         Self {
             parameters,
             profiles,
             admin,
+            stacks,
         }
     }
 
@@ -152,7 +163,15 @@ impl ServiceDatabase {
         };
         match comment {
             None => Ok(Found::Absent),
-            Some(Some(comment)) if cluster::owned_by(&comment, owner) => Ok(Found::Ours),
+            // A Create is delivered again with the same id; an Update may replace the
+            // generation that uses it. A Create naming this resource's objects under
+            // another id is not CloudFormation's.
+            Some(Some(comment))
+                if cluster::owned_by(&comment, owner)
+                    && (!goal.create || cluster::used_by(&comment, owner, id)) =>
+            {
+                Ok(Found::Ours)
+            }
             Some(Some(comment)) if cluster::released_for(&comment, owner, id) => {
                 Ok(Found::Released)
             }
@@ -196,7 +215,7 @@ impl ServiceDatabase {
             .await?;
         let parameter_adopted = self
             .parameters
-            .adopt_released(&p.password_parameter_name, goal.owner, &key)
+            .adopt_released(&p.password_parameter_name, goal.owner, &key, &self.stacks)
             .await?;
         if !parameter_adopted && (role == Found::Released || database == Found::Released) {
             // Retained objects go only with their password parameter, under its key: the
@@ -563,7 +582,7 @@ impl ServiceDatabase {
         };
         let (owner, id) = (&request.owner, &request.physical_resource_id);
         self.parameters
-            .release(&name, owner, Some(id), key.as_ref())
+            .release(&name, owner, Some(id), key.as_ref(), &self.stacks)
             .await?;
         Ok(())
     }
@@ -702,6 +721,7 @@ impl CustomResource for ServiceDatabase {
             record: &request.record,
             rollback: false,
             parameter_adopted: false,
+            create: true,
         };
         self.converge(goal, progress).await
     }
@@ -744,6 +764,7 @@ impl CustomResource for ServiceDatabase {
             // Names that are new are checked whatever: leniency is for what is in place.
             rollback: request.rollback && !replacing,
             parameter_adopted: false,
+            create: false,
         };
         self.converge(goal, progress).await
     }

@@ -9,9 +9,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::response::FAILED_CREATE_PREFIX;
+
 /// What CloudFormation says of one resource of a stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceState {
+    /// The stack's id as CloudFormation gives it: it must be the request's, letter for letter.
+    pub stack_id: String,
     /// `ResourceStatus`, e.g. `CREATE_IN_PROGRESS`.
     pub status: String,
     /// The resource's current physical id, if it has one.
@@ -41,6 +45,15 @@ pub trait StackReader: Send + Sync + 'static {
     fn stack_status(
         &self,
         stack_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, String>> + Send;
+
+    /// The status of the latest of the stack's events (`DescribeStackEvents`) for the
+    /// resource `logical_id` with the physical id `physical_id`, `None` when none is found.
+    fn latest_event(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        physical_id: &str,
     ) -> impl Future<Output = Result<Option<String>, String>> + Send;
 }
 
@@ -122,14 +135,19 @@ async fn judge<S: StackReader>(stacks: &S, claim: &Claim<'_>) -> Result<Option<S
         Lookup::Found(state) => state,
         Lookup::Missing(why) => return Ok(Some(format!("CloudFormation: {why}"))),
     };
+    if state.stack_id != claim.stack_id {
+        return Ok(Some(format!(
+            "CloudFormation knows the stack as {}, not {}",
+            state.stack_id, claim.stack_id
+        )));
+    }
     let Some(cleanup_delete) = in_progress(claim, &state) else {
         return Ok(None);
     };
-    if cleanup_delete {
-        let stack = stacks.stack_status(claim.stack_id).await?;
-        if stack.as_deref().is_some_and(|s| CLEANUP.contains(&s)) {
-            return Ok(None);
-        }
+    if let (true, Some(physical_id)) = (cleanup_delete, claim.physical_id)
+        && cleaning_up(stacks, claim, physical_id).await?
+    {
+        return Ok(None);
     }
     Ok(Some(format!(
         "CloudFormation shows resource {} of stack {} {} with physical id {}, not a {} of {} in progress",
@@ -140,6 +158,24 @@ async fn judge<S: StackReader>(stacks: &S, claim: &Claim<'_>) -> Result<Option<S
         claim.request_type,
         claim.physical_id.unwrap_or("a new resource"),
     )))
+}
+
+/// Whether CloudFormation is deleting the old physical resource `physical_id` in a cleanup
+/// now: the stack cleans up, and the latest event of that physical resource says so. Any
+/// other id, the current one above all, is not being cleaned up.
+async fn cleaning_up<S: StackReader>(
+    stacks: &S,
+    claim: &Claim<'_>,
+    physical_id: &str,
+) -> Result<bool, String> {
+    let stack = stacks.stack_status(claim.stack_id).await?;
+    if !stack.as_deref().is_some_and(|s| CLEANUP.contains(&s)) {
+        return Ok(false);
+    }
+    let event = stacks
+        .latest_event(claim.stack_id, claim.logical_id, physical_id)
+        .await?;
+    Ok(event.as_deref() == Some("DELETE_IN_PROGRESS"))
 }
 
 /// `None` when the resource's state is the one this request belongs to; otherwise whether
@@ -157,10 +193,11 @@ fn in_progress(claim: &Claim<'_>, state: &ResourceState) -> Option<bool> {
         }
         // A failed Create may have left no physical id with CloudFormation.
         "Delete" => {
-            matches!(
-                status,
-                "DELETE_IN_PROGRESS" | "ROLLBACK_IN_PROGRESS" | "UPDATE_ROLLBACK_IN_PROGRESS"
-            ) && (same_id || current.is_none())
+            let failed_create = current.is_none()
+                && claim
+                    .physical_id
+                    .is_some_and(|id| id.starts_with(FAILED_CREATE_PREFIX));
+            status == "DELETE_IN_PROGRESS" && (same_id || failed_create)
         }
         _ => false,
     };
@@ -219,6 +256,8 @@ mod tests {
     struct Stacks {
         resource: Result<Lookup, String>,
         stack: Option<String>,
+        /// The latest event's status of the physical id `old`.
+        event: Option<String>,
         reads: Mutex<u32>,
     }
 
@@ -230,15 +269,20 @@ mod tests {
         async fn stack_status(&self, _: &str) -> Result<Option<String>, String> {
             Ok(self.stack.clone())
         }
+        async fn latest_event(&self, _: &str, _: &str, id: &str) -> Result<Option<String>, String> {
+            Ok(self.event.clone().filter(|_| id == "old"))
+        }
     }
 
     fn stacks(status: &str, physical: Option<&str>, stack: &str) -> Stacks {
         Stacks {
             resource: Ok(Lookup::Found(ResourceState {
+                stack_id: STACK.into(),
                 status: status.into(),
                 physical_resource_id: physical.map(Into::into),
             })),
             stack: Some(stack.into()),
+            event: Some("DELETE_IN_PROGRESS".into()),
             reads: Mutex::new(0),
         }
     }
@@ -294,6 +338,14 @@ mod tests {
             ("Update", "UPDATE_IN_PROGRESS", Some("other"), Some("a")),
             ("Delete", "CREATE_COMPLETE", Some("a"), Some("a")),
             ("Delete", "DELETE_IN_PROGRESS", Some("other"), Some("a")),
+            ("Delete", "DELETE_IN_PROGRESS", Some("other"), None),
+            (
+                "Delete",
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                Some("a"),
+                Some("a"),
+            ),
+            ("Delete", "ROLLBACK_IN_PROGRESS", Some("a"), Some("a")),
         ] {
             let s = stacks(status, current, "UPDATE_COMPLETE");
             let v = verdict(&s, &claim(kind, physical)).await;
@@ -322,6 +374,28 @@ mod tests {
         let s = stacks("UPDATE_COMPLETE", Some("new"), "UPDATE_COMPLETE");
         let v = verdict(&s, &claim("Delete", Some("old"))).await;
         assert!(matches!(v, Verdict::Refused(_)), "{v:?}");
+        // Nor, in one, an id CloudFormation is not deleting: any other, or one it deleted.
+        let s = stacks("UPDATE_COMPLETE", Some("new"), CLEANUP[0]);
+        let v = verdict(&s, &claim("Delete", Some("create-failed:x"))).await;
+        assert!(matches!(v, Verdict::Refused(_)), "{v:?}");
+        let mut s = stacks("UPDATE_COMPLETE", Some("new"), CLEANUP[0]);
+        s.event = Some("DELETE_COMPLETE".into());
+        let v = verdict(&s, &claim("Delete", Some("old"))).await;
+        assert!(matches!(v, Verdict::Refused(_)), "{v:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stack_known_by_another_id_is_refused() {
+        let s = stacks("CREATE_IN_PROGRESS", None, "");
+        let c = Claim {
+            stack_id: "arn:aws:cloudformation:us-east-1:111122223333:stack/other-name/1",
+            ..claim("Create", None)
+        };
+        let v = verdict(&s, &c).await;
+        assert!(
+            matches!(&v, Verdict::Refused(r) if r.contains("knows the stack as")),
+            "{v:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

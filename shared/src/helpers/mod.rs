@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod parameter_name;
 pub mod password;
+pub mod retained;
 mod sdk_http;
 pub mod secure_parameter;
 pub mod stacks;

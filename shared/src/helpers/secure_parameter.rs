@@ -284,69 +284,11 @@ impl SecureParameters {
         Ok(find(&tags, PROPERTIES_TAG))
     }
 
-    /// Marks this owner's parameter as released (a Delete that retains it); with
-    /// `physical_id`, only if that generation uses it now. Someone else's, or none, is left
-    /// alone. `key` is the KMS key that encrypts it: only a resource naming the same key
-    /// may adopt it (none: no one may). Returns whether it was marked.
-    pub async fn release(
+    pub(super) async fn add_tags(
         &self,
         name: &str,
-        owner: &Owner,
-        physical_id: Option<&str>,
-        key: Option<&Key>,
-    ) -> Result<bool, ParameterError> {
-        let Some(tags) = self.tags(name).await? else {
-            return Ok(false);
-        };
-        let used = physical_id.is_none_or(|id| find(&tags, PHYSICAL_ID_TAG).as_deref() == Some(id));
-        if owner_in(&tags).as_ref() != Some(owner) || !used {
-            return Ok(false);
-        }
-        let note = released_note(owner, key);
-        self.add_tags(name, &[(RELEASED_TAG, &note)]).await?;
-        Ok(true)
-    }
-
-    /// Takes over a parameter that a resource of the same stack name and logical id released
-    /// under the same KMS key; `Ok(true)` if it did. One released by that stack name and
-    /// logical id under another key (or none recorded) is refused: the fresh password goes
-    /// into it, and must stay readable only by whoever could read the old one. Anything
-    /// else is left as it is, `Ok(false)`.
-    pub async fn adopt_released(
-        &self,
-        name: &str,
-        owner: &Owner,
-        key: &Key,
-    ) -> Result<bool, ParameterError> {
-        let Some(tags) = self.tags(name).await? else {
-            return Ok(false);
-        };
-        let released = find(&tags, RELEASED_TAG).filter(|r| !r.is_empty());
-        let same = owner_in(&tags).is_some_and(|previous| previous.same_name_as(owner));
-        let Some(released) = released.filter(|_| same) else {
-            return Ok(false);
-        };
-        if released_key(&released) != Some(key_id(key)) {
-            return Err(ParameterError::NotOurs {
-                name: name.to_owned(),
-                holder: format!(
-                    "released by stack {} resource {}, under another KMS key than {}: it is handed only to a resource that names the key it was encrypted with",
-                    owner.stack_name(),
-                    owner.logical_resource_id,
-                    key.arn
-                ),
-            });
-        }
-        self.add_tags(name, &[(STACK_TAG, &owner.stack_id), (RELEASED_TAG, "")])
-            .await?;
-        tracing::info!(
-            parameter = name,
-            "adopted the parameter this stack's earlier deployment released"
-        );
-        Ok(true)
-    }
-
-    async fn add_tags(&self, name: &str, tags: &[(&str, &str)]) -> Result<(), ParameterError> {
+        tags: &[(&str, &str)],
+    ) -> Result<(), ParameterError> {
         let mut call = self
             .ssm
             .add_tags_to_resource()
@@ -450,7 +392,7 @@ impl SecureParameters {
     }
 
     /// The parameter's tags; `None` if it does not exist.
-    async fn tags(&self, name: &str) -> Result<Option<Vec<Tag>>, ParameterError> {
+    pub(super) async fn tags(&self, name: &str) -> Result<Option<Vec<Tag>>, ParameterError> {
         let listed = self
             .ssm
             .list_tags_for_resource()
@@ -602,38 +544,14 @@ fn rotation_label(token: Option<&str>) -> String {
 }
 
 /// The owner named by a parameter's tags, if both tags are there.
-/// `<when> by stack <name> resource <logical id> key <key id>`: who let the parameter go,
-/// and the key a resource must name to take it over (its id: a tag value has 256
-/// characters, and keys are of the function's account and region).
-fn released_note(owner: &Owner, key: Option<&Key>) -> String {
-    let key = key
-        .map(|k| format!(" key {}", key_id(k)))
-        .unwrap_or_default();
-    format!(
-        "{} by stack {} resource {}{key}",
-        crate::utc_now(),
-        owner.stack_name(),
-        owner.logical_resource_id
-    )
-}
-
-fn key_id(key: &Key) -> &str {
-    key.arn.rsplit('/').next().unwrap_or(&key.arn)
-}
-
-/// The key a released note names, if any.
-fn released_key(note: &str) -> Option<&str> {
-    note.rsplit_once(" key ").map(|(_, arn)| arn)
-}
-
-fn owner_in(tags: &[Tag]) -> Option<Owner> {
+pub(super) fn owner_in(tags: &[Tag]) -> Option<Owner> {
     Some(Owner {
         stack_id: find(tags, STACK_TAG)?,
         logical_resource_id: find(tags, LOGICAL_ID_TAG)?,
     })
 }
 
-fn find(tags: &[Tag], key: &str) -> Option<String> {
+pub(super) fn find(tags: &[Tag], key: &str) -> Option<String> {
     tags.iter()
         .find(|t| t.key() == key)
         .map(|t| t.value().to_owned())
@@ -665,23 +583,6 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_released_note_names_the_key_by_id() {
-        let owner = Owner {
-            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/orders/abc".into(),
-            logical_resource_id: "Db".into(),
-        };
-        let key = Key {
-            arn: "arn:aws:kms:us-east-1:1:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
-        };
-        let note = released_note(&owner, Some(&key));
-        assert!(
-            note.ends_with(" by stack orders resource Db key 1234abcd-12ab-34cd-56ef-1234567890ab"),
-            "{note}"
-        );
-        assert_eq!(released_key(&note), Some(key_id(&key)));
-        assert_eq!(released_key(&released_note(&owner, None)), None);
-    }
 
     use super::*;
 

@@ -22,6 +22,9 @@ impl CloudFormationStacks {
     }
 }
 
+/// How many pages of a stack's events (100 each, newest first) a cleanup is looked for in.
+const EVENT_PAGES: usize = 3;
+
 /// CloudFormation says `ValidationError` for a stack or resource that does not exist.
 fn missing<E: ProvideErrorMetadata>(error: &E) -> Option<String> {
     (error.code() == Some("ValidationError")).then(|| error.message().unwrap_or("").to_owned())
@@ -53,6 +56,7 @@ impl StackReader for CloudFormationStacks {
             return Ok(Lookup::Missing("no StackResourceDetail".into()));
         };
         Ok(Lookup::Found(ResourceState {
+            stack_id: detail.stack_id().unwrap_or_default().to_owned(),
             status: detail
                 .resource_status()
                 .map(|s| s.as_str().to_owned())
@@ -62,6 +66,40 @@ impl StackReader for CloudFormationStacks {
                 .filter(|id| !id.is_empty())
                 .map(str::to_owned),
         }))
+    }
+
+    /// The newest pages only: a cleanup's events are the stack's latest.
+    async fn latest_event(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        physical_id: &str,
+    ) -> Result<Option<String>, String> {
+        let mut pages = self
+            .cloudformation
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .into_paginator()
+            .send();
+        for _ in 0..EVENT_PAGES {
+            let Some(page) = pages.next().await else {
+                break;
+            };
+            let page = page.map_err(|e| {
+                format!(
+                    "DescribeStackEvents: {}",
+                    super::aws::aws_error(&e.into_service_error())
+                )
+            })?;
+            let found = page.stack_events().iter().find(|e| {
+                e.logical_resource_id() == Some(logical_id)
+                    && e.physical_resource_id() == Some(physical_id)
+            });
+            if let Some(event) = found {
+                return Ok(event.resource_status().map(|s| s.as_str().to_owned()));
+            }
+        }
+        Ok(None)
     }
 
     async fn stack_status(&self, stack_id: &str) -> Result<Option<String>, String> {
@@ -84,6 +122,31 @@ impl StackReader for CloudFormationStacks {
                     None => Err(format!("DescribeStacks: {}", super::aws::aws_error(&error))),
                 }
             }
+        }
+    }
+}
+
+impl CloudFormationStacks {
+    /// The IAM role CloudFormation deploys the stack with (`RoleARN`), if it has one:
+    /// only whoever may pass that role deploys with it.
+    pub async fn deployment_role(&self, stack_id: &str) -> Result<Option<String>, String> {
+        let asked = self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack_id)
+            .send()
+            .await;
+        match asked {
+            Ok(output) => Ok(output
+                .stacks()
+                .first()
+                .and_then(|s| s.role_arn())
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)),
+            Err(error) => Err(format!(
+                "DescribeStacks: {}",
+                super::aws::aws_error(&error.into_service_error())
+            )),
         }
     }
 }
