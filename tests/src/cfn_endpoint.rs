@@ -75,6 +75,16 @@ impl CfnEndpoint {
                 if request.method == "POST" && request.path_and_query == "/" {
                     return cloudformation.answer(&request);
                 }
+                // A local run telling the stand-in which event CloudFormation sends now.
+                if request.method == "POST" && request.path_and_query == "/stand-in/sent" {
+                    return match serde_json::from_slice::<Value>(&request.body) {
+                        Ok(event) => {
+                            cloudformation.record_sent(&event);
+                            Response::status(204)
+                        }
+                        Err(_) => Response::status(400),
+                    };
+                }
                 let key = request.path_and_query.clone();
                 let (mode, attempt) = {
                     let mut s = state.lock().unwrap();
