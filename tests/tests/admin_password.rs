@@ -555,18 +555,32 @@ async fn a_retained_parameter_is_adopted_by_the_same_stack_deployed_again_and_by
     );
     assert!(e.stored(&name).await.is_some(), "retained");
 
-    let other = EventBuilder::in_stack(
-        &e.h.endpoint,
-        &format!("other-{}", unique()),
-        "AdminPassword",
-    );
-    let r = e.invoke(other.create(props.clone())).await;
-    assert_eq!(r.status(), "FAILED");
-    assert!(
-        r.reason().contains("is not this resource's"),
-        "{}",
-        r.reason()
-    );
+    // Another stack name; or the same name, deployed with no role or another team's.
+    let before = e.stored(&name).await.unwrap();
+    let others = [
+        EventBuilder::in_stack(
+            &e.h.endpoint,
+            &format!("other-{}", unique()),
+            "AdminPassword",
+        ),
+        EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword"),
+        EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword")
+            .deployed_by(&e.h.endpoint, "arn:aws:iam::123456789012:role/squatter"),
+    ];
+    for other in others {
+        let r = e.invoke(other.create(props.clone())).await;
+        assert_eq!(r.status(), "FAILED");
+        assert!(
+            r.reason().contains("is not this resource's"),
+            "{}",
+            r.reason()
+        );
+        let after = e.stored(&name).await.unwrap();
+        assert_eq!(
+            (after.value, after.version),
+            (before.value.clone(), before.version)
+        );
+    }
 
     let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "AdminPassword")
         .deployed_by(&e.h.endpoint, TEAM_ROLE);

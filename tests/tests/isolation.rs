@@ -483,3 +483,38 @@ async fn a_create_naming_the_resources_objects_under_another_id_is_refused() {
     assert_eq!(e.service_password(&svc).await, password);
     connect(&svc, &password, &svc).await.expect("unchanged");
 }
+
+#[tokio::test]
+async fn a_priority_cleanup_delete_releases_only_on_the_listener_its_id_names() {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws_config().await);
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws_config().await);
+    let (a, b) = (
+        integration_tests::moto::listener_with_rules(&elb, []).await,
+        integration_tests::moto::listener_with_rules(&elb, []).await,
+    );
+    let table = integration_tests::moto::ledger_table(&dynamo).await;
+    let h = Harness::start(
+        workspace_binary("alb-rule-priority"),
+        &[("LEDGER_TABLE", table.as_str())],
+    )
+    .await;
+    let events = h.event("Priority");
+    let v1 = json!({"ListenerArn": a});
+    let v2 = json!({"ListenerArn": b});
+    h.invoke(events.create(v1.clone()), TIMEOUT).await.answer();
+    let old_id = format!("{a}#Priority");
+    let r = h
+        .invoke(events.update(&old_id, v2.clone(), v1), TIMEOUT)
+        .await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let held = integration_tests::moto::ledger_entries(&dynamo, &table, &b).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    // The old generation's Delete, its properties naming the new listener (as one timed
+    // inside the cleanup could): the new listener's priority stays.
+    let r = h.invoke(events.delete(&old_id, v2), TIMEOUT).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    assert_eq!(
+        integration_tests::moto::ledger_entries(&dynamo, &table, &b).await,
+        held
+    );
+}

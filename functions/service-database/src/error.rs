@@ -41,7 +41,7 @@ pub enum Error {
         property: &'static str,
     },
     #[error(
-        "the database {database} and its role were retained by an earlier deployment of this stack together with the password parameter {parameter}, which is gone or not released to this resource: retained objects are handed over only with their parameter, under the same KMS key. Nothing was changed; restore the parameter, or have the platform hand the objects over (README, Retained objects)"
+        "the database {database} and its role were retained by an earlier deployment of this stack together with the password parameter {parameter}, which is gone or not released to this resource: retained objects are handed over only with their parameter, under the same KMS key. Nothing was changed; restore the parameter first (README, Retained objects)"
     )]
     AdoptionWithoutParameter { parameter: String, database: String },
     #[error("parameter {0} was written but could not be read back")]

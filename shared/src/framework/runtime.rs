@@ -190,7 +190,7 @@ impl<R: CustomResource, S: StackReader> Handler<R, S> {
         let verdict = Box::pin(confirm(&self.stacks, &claim, deadline.work_end())).await;
         info!(
             confirmed = verdict == Verdict::Confirmed,
-            ms = started.elapsed().as_millis() as u64,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
             "asked CloudFormation"
         );
         verdict

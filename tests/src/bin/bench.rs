@@ -20,9 +20,10 @@ const STARTS: usize = 60;
 const CREATES: usize = 20;
 /// Fresh processes, each timed from spawn to the answer of its first Create.
 const COLD: usize = 10;
-const ENV: [(&str, &str); 2] = [
+const ENV: [(&str, &str); 3] = [
     ("LEDGER_TABLE", "bench-ledger"),
     ("CLUSTER_PROFILE_PATH", "/bench/clusters"),
+    ("ALLOWED_STACK_NAMES", "*"),
 ];
 
 #[tokio::main]
@@ -82,6 +83,8 @@ async fn main() -> anyhow::Result<()> {
             bail!("a Create failed: {}", r.reason());
         }
     }
+    let confirmations = h.endpoint.cloudformation().calls("DescribeStackResource");
+    let confirm_ms = confirmation_ms(&h.logs().await);
     // The same Creates in a busy region: throttled, 500s, applied answers lost.
     let calls_before = proxy.counts();
     proxy.set_faults(Faults::BUSY);
@@ -123,6 +126,11 @@ async fn main() -> anyhow::Result<()> {
         "{name}: AWS calls per Create  {} ({})",
         per_create(calls.values().sum()),
         listed.join(", ")
+    );
+    println!(
+        "{name}: confirming each request with CloudFormation  {:.1} DescribeStackResource per Create, {} (the stand-in on loopback)",
+        confirmations as f64 / CREATES as f64,
+        summary(&confirm_ms)
     );
     println!(
         "{name}: in a busy region (25% throttled, 5% 500, 5% answers lost)  {CREATES} Creates, {succeeded} SUCCESS, {:.1} AWS calls and {:.1} faults retried per Create",
@@ -247,6 +255,16 @@ async fn first_poll(binary: &std::path::Path) -> anyhow::Result<Duration> {
         bail!("{} never polled the Runtime API", binary.display());
     }
     Ok(elapsed)
+}
+
+/// How long each confirmation took, from the function's `asked CloudFormation` lines.
+fn confirmation_ms(logs: &str) -> Vec<Duration> {
+    logs.lines()
+        .filter(|line| line.contains("\"asked CloudFormation\""))
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|line| line["ms"].as_f64())
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .collect()
 }
 
 fn median_ms(samples: &[Duration]) -> f64 {
