@@ -455,10 +455,16 @@ async fn the_platform_hands_retained_objects_to_a_redeployment_without_a_role() 
     assert_eq!(r.status(), "FAILED");
     assert!(r.reason().contains("hand-over"), "{}", r.reason());
     assert_eq!(e.service_password(&svc).await, password);
-    // The platform hands them over to that stack name and logical id.
-    let parameter = props["PasswordParameterName"].as_str().unwrap();
-    integration_tests::moto::hand_over(&e.ssm, parameter, &format!("{stack} Database")).await;
+    // The owner's stack of that name exists (deployed without the resource); the platform
+    // hands the objects over to that very stack, and its next update adds the resource.
     let third = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let parameter = props["PasswordParameterName"].as_str().unwrap();
+    let to = format!("{} Database", third.stack_id());
+    integration_tests::moto::hand_over(&e.ssm, parameter, &to).await;
+    // A stack of the same name but another id (whoever created one first) is not it.
+    let squatter = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let r = e.invoke(squatter.create(props.clone())).await;
+    assert_eq!(r.status(), "FAILED");
     let r = e.invoke(third.create(props)).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
     password_changed(&svc, &e.service_password(&svc).await, &password).await;
@@ -517,4 +523,93 @@ async fn a_priority_cleanup_delete_releases_only_on_the_listener_its_id_names() 
         integration_tests::moto::ledger_entries(&dynamo, &table, &b).await,
         held
     );
+}
+
+#[tokio::test]
+async fn retained_objects_pass_to_no_one_through_a_parameter_made_for_another_generation() {
+    let e = env().await;
+    let svc = service();
+    let stack = format!("orders-{}", unique());
+    let props = e.props(&svc);
+    let owner = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
+        .deployed_by(&e.h.endpoint, TEAM_ROLE);
+    e.invoke(owner.create(props.clone())).await.answer();
+    let password = e.service_password(&svc).await;
+    e.invoke(owner.delete(&e.id(&svc), props.clone()))
+        .await
+        .answer();
+    let parameter = props["PasswordParameterName"].as_str().unwrap();
+    e.ssm
+        .delete_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .unwrap();
+    // A stranger's stack of that name makes the parameter anew for a decoy database, then
+    // updates to the retained names.
+    let stranger = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
+    let decoy = service();
+    let mut first = props.clone();
+    first["DatabaseName"] = json!(decoy);
+    first["RoleName"] = json!(decoy);
+    let r = e.invoke(stranger.create(first.clone())).await;
+    assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    let decoy_id = r.answer()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = e.invoke(stranger.update(&decoy_id, props, first)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("handed over only with their parameter"),
+        "{}",
+        r.reason()
+    );
+    connect(&svc, &password, &svc)
+        .await
+        .expect("the retained password still works");
+}
+
+#[tokio::test]
+async fn a_database_whose_owner_marked_it_as_anothers_is_not_taken_over() {
+    let e = env().await;
+    let (victim, attacker) = (service(), service());
+    let events = e.h.event("Database");
+    let mut v1 = e.props(&victim);
+    v1["RoleName"] = json!(victim);
+    e.invoke(events.create(v1.clone())).await.answer();
+    e.invoke(e.h.event("Database").create(e.props(&attacker)))
+        .await
+        .answer();
+    // The attacker's role owns its database, so it may write its comment: the victim's mark.
+    let client = connect(&attacker, &e.service_password(&attacker).await, &attacker)
+        .await
+        .unwrap();
+    client
+        .batch_execute(&format!(
+            "COMMENT ON DATABASE {attacker} IS 'managed by CloudFormation: stack {} resource Database id x'",
+            events.stack_id()
+        ))
+        .await
+        .unwrap();
+    // The victim's next Update names that database: it is not taken for the victim's.
+    let mut v2 = v1.clone();
+    v2["DatabaseName"] = json!(attacker);
+    let r = e.invoke(events.update(&e.id(&victim), v2, v1)).await;
+    assert_eq!(r.status(), "FAILED");
+    assert!(
+        r.reason().contains("not this resource's role"),
+        "{}",
+        r.reason()
+    );
+    let owner = admin()
+        .await
+        .query_one(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+            &[&attacker],
+        )
+        .await
+        .unwrap()
+        .get::<_, String>(0);
+    assert_eq!(owner, attacker);
 }

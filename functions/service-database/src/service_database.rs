@@ -161,7 +161,7 @@ impl ServiceDatabase {
             Kind::Role => cluster.role_comment(name).await?,
             Kind::Database => cluster.database_comment(name).await?,
         };
-        match comment {
+        let found = match comment {
             None => Ok(Found::Absent),
             // A Create is delivered again with the same id; an Update may replace the
             // generation that uses it. A Create naming this resource's objects under
@@ -175,23 +175,63 @@ impl ServiceDatabase {
             Some(Some(comment)) if cluster::released_for(&comment, owner, id) => {
                 Ok(Found::Released)
             }
-            Some(found) => Err(Error::NotOurs {
-                kind: match kind {
-                    Kind::Role => "role",
-                    Kind::Database => "database",
-                },
-                name: name.to_owned(),
-                endpoint: cluster.endpoint().to_owned(),
-                found: match found {
+            Some(found) => Err(not_ours(
+                kind,
+                name,
+                cluster,
+                match found {
                     Some(c) => format!("its comment reads: {}", shorten(&c)),
                     None => "it carries no custom-resource mark".to_owned(),
                 },
-                property: match kind {
-                    Kind::Role => "RoleName",
-                    Kind::Database => "DatabaseName",
-                },
-            }),
+            )),
+        }?;
+        // A database's owner may write its comment: the mark counts only while the owner is
+        // a role that carries this resource's mark too.
+        if let (Kind::Database, Found::Ours | Found::Released) = (kind, found)
+            && !self.owned_by_our_role(cluster, name, goal).await?
+        {
+            let why = "its comment names this resource, but its owner is not this resource's role";
+            return Err(not_ours(kind, name, cluster, why.to_owned()));
         }
+        Ok(found)
+    }
+}
+
+/// A role or database that exists and is not this resource's.
+fn not_ours(kind: Kind, name: &str, cluster: &Cluster, found: String) -> Error {
+    Error::NotOurs {
+        kind: match kind {
+            Kind::Role => "role",
+            Kind::Database => "database",
+        },
+        name: name.to_owned(),
+        endpoint: cluster.endpoint().to_owned(),
+        found,
+        property: match kind {
+            Kind::Role => "RoleName",
+            Kind::Database => "DatabaseName",
+        },
+    }
+}
+
+impl ServiceDatabase {
+    /// Whether the database's owner is a role this resource marked (any generation's, or
+    /// released by the generation the goal comes back to).
+    async fn owned_by_our_role(
+        &self,
+        cluster: &Cluster,
+        database: &str,
+        goal: &Goal<'_>,
+    ) -> Result<bool, Error> {
+        let Some(role) = cluster.database_owner(database).await? else {
+            return Ok(false);
+        };
+        let (owner, id) = (goal.owner, goal.physical_id.as_str());
+        Ok(cluster
+            .role_comment(&role)
+            .await?
+            .flatten()
+            .is_some_and(|c| cluster::owned_by(&c, owner) || cluster::released_for(&c, owner, id)))
     }
 
     /// Creates what is missing and converges what is this resource's; on failure, takes back
@@ -253,11 +293,14 @@ impl ServiceDatabase {
         }
     }
 
-    /// Before retained objects are adopted: their password parameter is this resource's (an
-    /// adoption delivered again), since it was not adopted just now.
+    /// Before retained objects are adopted: their password parameter was adopted from the
+    /// same release by an earlier delivery of this request, since it was not just now. It
+    /// is then this resource's and still tagged with the released generation's id (the
+    /// goal's: the same names). One this resource made for another generation is not.
     async fn ensure_parameter_held(&self, goal: &Goal<'_>) -> Result<(), Error> {
         let name = &goal.properties.password_parameter_name;
-        if self.parameters.ensure_ours(name, goal.owner).await? {
+        let (owner, id) = (goal.owner, goal.physical_id.as_str());
+        if self.parameters.used_by(name, owner, id).await? {
             return Ok(());
         }
         Err(Error::AdoptionWithoutParameter {

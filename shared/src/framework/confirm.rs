@@ -186,8 +186,9 @@ fn in_progress(claim: &Claim<'_>, state: &ResourceState) -> Option<bool> {
     let current = state.physical_resource_id.as_deref();
     let same_id = current == claim.physical_id;
     let confirmed = match claim.request_type {
-        // A replacement's Create comes while the logical resource is UPDATE_IN_PROGRESS.
-        "Create" => matches!(status, "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS"),
+        // CloudFormation sends a custom resource no Create while updating it (a new
+        // ServiceToken is refused; resources replace themselves within an Update).
+        "Create" => status == "CREATE_IN_PROGRESS",
         "Update" => {
             matches!(status, "UPDATE_IN_PROGRESS" | "UPDATE_ROLLBACK_IN_PROGRESS") && same_id
         }
@@ -305,7 +306,6 @@ mod tests {
     async fn requests_of_resources_in_progress_are_confirmed() {
         for (kind, status, physical, current) in [
             ("Create", "CREATE_IN_PROGRESS", None, None),
-            ("Create", "UPDATE_IN_PROGRESS", None, Some("old")),
             ("Update", "UPDATE_IN_PROGRESS", Some("a"), Some("a")),
             (
                 "Update",
@@ -334,6 +334,7 @@ mod tests {
     async fn requests_of_resources_at_rest_are_refused_after_rereading() {
         for (kind, status, physical, current) in [
             ("Create", "CREATE_COMPLETE", None, Some("a")),
+            ("Create", "UPDATE_IN_PROGRESS", None, Some("a")),
             ("Update", "UPDATE_COMPLETE", Some("a"), Some("a")),
             ("Update", "UPDATE_IN_PROGRESS", Some("other"), Some("a")),
             ("Delete", "CREATE_COMPLETE", Some("a"), Some("a")),

@@ -12,8 +12,9 @@ use super::stacks::CloudFormationStacks;
 use crate::Owner;
 
 /// Set by the platform (who alone may write `custom-resource:*` tags) to
-/// `<stack name> <logical id>`: that resource may adopt the released parameter even without
-/// a deployment role to prove it. Cleared by the adoption.
+/// `<stack id> <logical id>`, the full id of a stack that exists: that resource may adopt
+/// the released parameter without a deployment role to prove it, under any key. Cleared by
+/// the adoption.
 pub const HAND_OVER_TAG: &str = "custom-resource:hand-over";
 
 impl SecureParameters {
@@ -79,14 +80,16 @@ impl SecureParameters {
             ),
         };
         let (released_key, released_role) = key_and_role(&released).unwrap_or(("none", "none"));
-        if released_key != key_id(&key.arn) {
+        let handed = find(&tags, HAND_OVER_TAG).as_deref() == Some(&hand_over_value(owner));
+        if !handed && released_key != key_id(&key.arn) {
             return Err(refused(format!(
                 "it is handed only to a resource that names the KMS key it is encrypted with, not {}",
                 key.arn
             )));
         }
-        let handed = find(&tags, HAND_OVER_TAG).as_deref() == Some(&hand_over_value(owner));
-        if !handed {
+        // The same stack coming back to a generation it replaced is proof enough.
+        let same_stack = owner_in(&tags).is_some_and(|o| o.stack_id == owner.stack_id);
+        if !handed && !same_stack {
             let role = stacks.deployment_role(&owner.stack_id).await.map_err(|e| {
                 refused(format!(
                     "the stack's deployment role could not be read: {e}"
@@ -124,18 +127,19 @@ fn released_note(owner: &Owner, key: Option<&Key>, role: Option<&str>) -> String
     )
 }
 
-/// What the platform writes into [`HAND_OVER_TAG`] to hand a parameter to a resource.
+/// What the platform writes into [`HAND_OVER_TAG`] to hand a parameter to a resource: the
+/// stack's full id (a name would pass to whoever creates a stack of it first).
 pub fn hand_over_value(owner: &Owner) -> String {
-    format!("{} {}", owner.stack_name(), owner.logical_resource_id)
+    format!("{} {}", owner.stack_id, owner.logical_resource_id)
 }
 
 fn key_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// `arn:aws:iam::ACCOUNT:role/path/NAME` → `NAME`: unique in the account whatever its path.
+/// `arn:aws:iam::ACCOUNT:role/PATH/NAME` → `PATH/NAME`: the role within the account.
 fn role_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
+    arn.split_once(":role/").map_or(arn, |(_, name)| name)
 }
 
 /// The key and role a released note names: its last four words (stack names and logical
@@ -164,12 +168,12 @@ mod tests {
         let role = "arn:aws:iam::1:role/deploy/orders-deployer";
         let note = released_note(&owner, Some(&key), Some(role));
         assert!(
-            note.ends_with(" by stack orders resource Db key 1234abcd-12ab-34cd-56ef-1234567890ab role orders-deployer"),
+            note.ends_with(" by stack orders resource Db key 1234abcd-12ab-34cd-56ef-1234567890ab role deploy/orders-deployer"),
             "{note}"
         );
         assert_eq!(
             key_and_role(&note),
-            Some((key_id(&key.arn), "orders-deployer"))
+            Some((key_id(&key.arn), "deploy/orders-deployer"))
         );
         let bare = released_note(&owner, None, None);
         assert_eq!(key_and_role(&bare), Some(("none", "none")));
@@ -178,6 +182,9 @@ mod tests {
             key_and_role("2026-11-01T00:00:00Z by stack key resource role"),
             None
         );
-        assert_eq!(hand_over_value(&owner), "orders Db");
+        assert_eq!(
+            hand_over_value(&owner),
+            "arn:aws:cloudformation:us-east-1:1:stack/orders/abc Db"
+        );
     }
 }

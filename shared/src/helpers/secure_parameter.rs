@@ -240,6 +240,19 @@ impl SecureParameters {
         }
     }
 
+    /// Whether the parameter is this owner's and used by the generation `physical_id`.
+    pub async fn used_by(
+        &self,
+        name: &str,
+        owner: &Owner,
+        physical_id: &str,
+    ) -> Result<bool, ParameterError> {
+        Ok(self.tags(name).await?.is_some_and(|tags| {
+            owner_in(&tags).as_ref() == Some(owner)
+                && find(&tags, PHYSICAL_ID_TAG).as_deref() == Some(physical_id)
+        }))
+    }
+
     /// `None` if the parameter does not exist; `Some(None)` if it has no owner tags.
     async fn owner_of(&self, name: &str) -> Result<Option<Option<Owner>>, ParameterError> {
         Ok(self.tags(name).await?.map(|tags| owner_in(&tags)))

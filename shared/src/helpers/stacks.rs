@@ -22,8 +22,9 @@ impl CloudFormationStacks {
     }
 }
 
-/// How many pages of a stack's events (100 each, newest first) a cleanup is looked for in.
-const EVENT_PAGES: usize = 3;
+/// How many pages of a stack's events (100 each, newest first) a cleanup is looked for in:
+/// a cleanup's events are the stack's newest, after its whole update.
+const EVENT_PAGES: usize = 10;
 
 /// CloudFormation says `ValidationError` for a stack or resource that does not exist.
 fn missing<E: ProvideErrorMetadata>(error: &E) -> Option<String> {
