@@ -459,7 +459,10 @@ async fn the_platform_hands_retained_objects_to_a_redeployment_without_a_role() 
     // hands the objects over to that very stack, and its next update adds the resource.
     let third = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
     let parameter = props["PasswordParameterName"].as_str().unwrap();
-    let to = format!("{} Database", third.stack_id());
+    let to = shared::retained::hand_over_value(&shared::Owner {
+        stack_id: third.stack_id().to_owned(),
+        logical_resource_id: "Database".into(),
+    });
     integration_tests::moto::hand_over(&e.ssm, parameter, &to).await;
     // A stack of the same name but another id (whoever created one first) is not it.
     let squatter = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
