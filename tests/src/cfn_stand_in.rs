@@ -89,15 +89,10 @@ impl CfnStandIn {
 
     /// What CloudFormation is in when it sends `event` (a Create, Update or Delete).
     pub fn record_sent(&self, event: &serde_json::Value) {
-        let text = |name: &str| event.get(name).and_then(|v| v.as_str());
-        let (Some(kind), Some(stack), Some(logical)) = (
-            text("RequestType"),
-            text("StackId"),
-            text("LogicalResourceId"),
-        ) else {
+        let Some((kind, stack, logical)) = request_of(event) else {
             return;
         };
-        let physical = text("PhysicalResourceId");
+        let physical = event["PhysicalResourceId"].as_str();
         let (resource, stack_status) = match kind {
             "Create" => ("CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS"),
             "Update" => ("UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"),
@@ -113,12 +108,7 @@ impl CfnStandIn {
     /// What CloudFormation is in once it has `event`'s answer: the resource complete (or
     /// failed) under the physical id answered. Without an accepted answer, as it was.
     pub fn record_answered(&self, event: &serde_json::Value, responses: &[crate::Received]) {
-        let text = |name: &str| event.get(name).and_then(|v| v.as_str());
-        let (Some(kind), Some(stack), Some(logical)) = (
-            text("RequestType"),
-            text("StackId"),
-            text("LogicalResourceId"),
-        ) else {
+        let Some((kind, stack, logical)) = request_of(event) else {
             return;
         };
         let Some(answer) = responses
@@ -191,6 +181,16 @@ impl CfnStandIn {
             ),
         }
     }
+}
+
+/// An event's request type, stack id and logical id.
+fn request_of(event: &serde_json::Value) -> Option<(&str, &str, &str)> {
+    let text = |name: &str| event.get(name).and_then(|v| v.as_str());
+    Some((
+        text("RequestType")?,
+        text("StackId")?,
+        text("LogicalResourceId")?,
+    ))
 }
 
 fn parse_form(body: &[u8]) -> HashMap<String, String> {

@@ -174,15 +174,8 @@ impl AdminPassword {
     async fn release(&self, name: &str, request: &Delete<Properties>) -> Result<(), Error> {
         let key_id = request.properties.text("KmsKeyId");
         let key_id = key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY);
-        let key = match self.parameters.check_key(key_id).await {
-            Ok(key) => Some(key),
-            Err(error) => {
-                tracing::warn!(error = %error, "released under no key: nothing can adopt it");
-                None
-            }
-        };
         self.parameters
-            .release(name, &request.owner, None, key.as_ref(), &self.stacks)
+            .release(name, &request.owner, None, key_id, &self.stacks)
             .await?;
         Ok(())
     }

@@ -607,25 +607,17 @@ impl ServiceDatabase {
             .await
     }
 
-    /// Marks the parameter released under the key that encrypts it: only a later resource
-    /// naming that key adopts it. A key that cannot be checked any more is named by none,
-    /// and then nothing adopts the parameter.
+    /// Marks the parameter released under the key that encrypts it (README, Retained
+    /// objects).
     async fn release_parameter(&self, request: &Delete<Properties>) -> Result<(), Error> {
         let Some(name) = parameter_name(&request.properties) else {
             return Ok(());
         };
         let key_id = request.properties.text("KmsKeyId");
         let key_id = key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY);
-        let key = match self.parameters.check_key(key_id).await {
-            Ok(key) => Some(key),
-            Err(error) => {
-                tracing::warn!(error = %error, "released under no key: nothing can adopt it");
-                None
-            }
-        };
         let (owner, id) = (&request.owner, &request.physical_resource_id);
         self.parameters
-            .release(&name, owner, Some(id), key.as_ref(), &self.stacks)
+            .release(&name, owner, Some(id), key_id, &self.stacks)
             .await?;
         Ok(())
     }

@@ -20,14 +20,16 @@ pub const HAND_OVER_TAG: &str = "custom-resource:hand-over";
 impl SecureParameters {
     /// Marks this owner's parameter as released (a Delete that retains it); with
     /// `physical_id`, only if that generation uses it now. Someone else's, or none, is left
-    /// alone. `key` is the KMS key that encrypts it (none: no one may adopt it); the stack's
-    /// deployment role is read from CloudFormation. Returns whether it was marked.
+    /// alone. `key_id` is the resource's `KmsKeyId`, the key that encrypts it (one that
+    /// cannot be checked any more is named by none, and then only a hand-over passes it on);
+    /// the stack's deployment role is read from CloudFormation. Returns whether it was
+    /// marked.
     pub async fn release(
         &self,
         name: &str,
         owner: &Owner,
         physical_id: Option<&str>,
-        key: Option<&Key>,
+        key_id: &str,
         stacks: &CloudFormationStacks,
     ) -> Result<bool, ParameterError> {
         let Some(tags) = self.tags(name).await? else {
@@ -46,7 +48,10 @@ impl SecureParameters {
                 tracing::warn!(%error, "the stack's deployment role is unknown: only a hand-over can pass the parameter on");
                 None
             });
-        let note = released_note(owner, key, role.as_deref());
+        let key = self.check_key(key_id).await.map_err(|error| {
+            tracing::warn!(%error, "released under no key: only a hand-over can pass it on");
+        });
+        let note = released_note(owner, key.ok().as_ref(), role.as_deref());
         self.add_tags(name, &[(RELEASED_TAG, &note)]).await?;
         Ok(true)
     }

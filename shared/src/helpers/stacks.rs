@@ -3,6 +3,7 @@
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::Stack;
 
 use crate::confirm::{Lookup, ResourceState, StackReader};
 
@@ -104,26 +105,10 @@ impl StackReader for CloudFormationStacks {
     }
 
     async fn stack_status(&self, stack_id: &str) -> Result<Option<String>, String> {
-        let asked = self
-            .cloudformation
-            .describe_stacks()
-            .stack_name(stack_id)
-            .send()
-            .await;
-        match asked {
-            Ok(output) => Ok(output
-                .stacks()
-                .first()
-                .and_then(|s| s.stack_status())
-                .map(|s| s.as_str().to_owned())),
-            Err(error) => {
-                let error = error.into_service_error();
-                match missing(&error) {
-                    Some(_) => Ok(None),
-                    None => Err(format!("DescribeStacks: {}", super::aws::aws_error(&error))),
-                }
-            }
-        }
+        Ok(self
+            .stack(stack_id)
+            .await?
+            .and_then(|s| s.stack_status().map(|s| s.as_str().to_owned())))
     }
 }
 
@@ -131,6 +116,14 @@ impl CloudFormationStacks {
     /// The IAM role CloudFormation deploys the stack with (`RoleARN`), if it has one:
     /// only whoever may pass that role deploys with it.
     pub async fn deployment_role(&self, stack_id: &str) -> Result<Option<String>, String> {
+        Ok(self
+            .stack(stack_id)
+            .await?
+            .and_then(|s| s.role_arn().filter(|r| !r.is_empty()).map(str::to_owned)))
+    }
+
+    /// The stack (`DescribeStacks`), `None` when there is no such stack.
+    async fn stack(&self, stack_id: &str) -> Result<Option<Stack>, String> {
         let asked = self
             .cloudformation
             .describe_stacks()
@@ -138,16 +131,14 @@ impl CloudFormationStacks {
             .send()
             .await;
         match asked {
-            Ok(output) => Ok(output
-                .stacks()
-                .first()
-                .and_then(|s| s.role_arn())
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned)),
-            Err(error) => Err(format!(
-                "DescribeStacks: {}",
-                super::aws::aws_error(&error.into_service_error())
-            )),
+            Ok(output) => Ok(output.stacks.and_then(|s| s.into_iter().next())),
+            Err(error) => {
+                let error = error.into_service_error();
+                match missing(&error) {
+                    Some(_) => Ok(None),
+                    None => Err(format!("DescribeStacks: {}", super::aws::aws_error(&error))),
+                }
+            }
         }
     }
 }
