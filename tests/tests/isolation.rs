@@ -400,18 +400,27 @@ async fn an_undo_leaves_standing_a_database_another_stack_made_under_the_name() 
         .unwrap();
 }
 
-#[tokio::test]
-async fn retained_objects_whose_parameter_is_gone_pass_to_no_one() {
-    let e = env().await;
+/// A service that the stack `stack` (deployed with `role`) created and then deleted with
+/// `OnDelete: Retain`: its name, properties and retained password.
+async fn retained(e: &Env, stack: &str, role: Option<&str>) -> (String, Value, String) {
     let svc = service();
-    let stack = format!("orders-{}", unique());
     let props = e.props(&svc);
-    let owner = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
-        .deployed_by(&e.h.endpoint, TEAM_ROLE);
+    let mut owner = EventBuilder::in_stack(&e.h.endpoint, stack, "Database");
+    if let Some(role) = role {
+        owner = owner.deployed_by(&e.h.endpoint, role);
+    }
     e.invoke(owner.create(props.clone())).await.answer();
     let password = e.service_password(&svc).await;
     let r = e.invoke(owner.delete(&e.id(&svc), props.clone())).await;
     assert_eq!(r.status(), "SUCCESS", "{}", r.reason());
+    (svc, props, password)
+}
+
+#[tokio::test]
+async fn retained_objects_whose_parameter_is_gone_pass_to_no_one() {
+    let e = env().await;
+    let stack = format!("orders-{}", unique());
+    let (svc, props, password) = retained(&e, &stack, Some(TEAM_ROLE)).await;
     // The parameter is deleted by hand; a stranger names it, under a key of theirs.
     let parameter = props["PasswordParameterName"].as_str().unwrap();
     e.ssm
@@ -440,16 +449,9 @@ async fn retained_objects_whose_parameter_is_gone_pass_to_no_one() {
 #[tokio::test]
 async fn the_platform_hands_retained_objects_to_a_redeployment_without_a_role() {
     let e = env().await;
-    let svc = service();
     let stack = format!("orders-{}", unique());
-    let props = e.props(&svc);
     // Deployed with the deployer's own credentials: no role to prove anything later.
-    let first = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
-    e.invoke(first.create(props.clone())).await.answer();
-    let password = e.service_password(&svc).await;
-    e.invoke(first.delete(&e.id(&svc), props.clone()))
-        .await
-        .answer();
+    let (svc, props, password) = retained(&e, &stack, None).await;
     let again = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database");
     let r = e.invoke(again.create(props.clone())).await;
     assert_eq!(r.status(), "FAILED");
@@ -531,16 +533,8 @@ async fn a_priority_cleanup_delete_releases_only_on_the_listener_its_id_names() 
 #[tokio::test]
 async fn retained_objects_pass_to_no_one_through_a_parameter_made_for_another_generation() {
     let e = env().await;
-    let svc = service();
     let stack = format!("orders-{}", unique());
-    let props = e.props(&svc);
-    let owner = EventBuilder::in_stack(&e.h.endpoint, &stack, "Database")
-        .deployed_by(&e.h.endpoint, TEAM_ROLE);
-    e.invoke(owner.create(props.clone())).await.answer();
-    let password = e.service_password(&svc).await;
-    e.invoke(owner.delete(&e.id(&svc), props.clone()))
-        .await
-        .answer();
+    let (svc, props, password) = retained(&e, &stack, Some(TEAM_ROLE)).await;
     let parameter = props["PasswordParameterName"].as_str().unwrap();
     e.ssm
         .delete_parameter()
