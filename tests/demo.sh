@@ -100,7 +100,7 @@ DB="{\"Cluster\": \"$CLUSTER\", \"DatabaseName\": \"orders\",
   \"OnDelete\": \"Drop\""
 DB1="$DB, \"RotationToken\": \"1\"}"
 DB2="$DB, \"RotationToken\": \"2\"}"
-DB_ID="orders@$CLUSTER/orders"
+DB_ID="orders@$CLUSTER/orders#/orders-platform/orders/db-password"
 
 export RESOURCE_TYPE=Custom::ServiceDatabase
 step "service-database: Create (database orders, role orders, TLS verify-full)" service-database Create OrdersDatabase "$DB1"
