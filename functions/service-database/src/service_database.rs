@@ -195,26 +195,7 @@ impl ServiceDatabase {
         }
         Ok(found)
     }
-}
 
-/// A role or database that exists and is not this resource's.
-fn not_ours(kind: Kind, name: &str, cluster: &Cluster, found: String) -> Error {
-    Error::NotOurs {
-        kind: match kind {
-            Kind::Role => "role",
-            Kind::Database => "database",
-        },
-        name: name.to_owned(),
-        endpoint: cluster.endpoint().to_owned(),
-        found,
-        property: match kind {
-            Kind::Role => "RoleName",
-            Kind::Database => "DatabaseName",
-        },
-    }
-}
-
-impl ServiceDatabase {
     /// Whether the database's owner is a role this resource marked (any generation's, or
     /// released by the generation the goal comes back to).
     async fn owned_by_our_role(
@@ -910,4 +891,21 @@ fn parameter_name(properties: &Lenient<Properties>) -> Option<String> {
     properties
         .text("PasswordParameterName")
         .filter(|name| validate_name("PasswordParameterName", name).is_ok())
+}
+
+/// A role or database that exists and is not this resource's.
+fn not_ours(kind: Kind, name: &str, cluster: &Cluster, found: String) -> Error {
+    Error::NotOurs {
+        kind: match kind {
+            Kind::Role => "role",
+            Kind::Database => "database",
+        },
+        name: name.to_owned(),
+        endpoint: cluster.endpoint().to_owned(),
+        found,
+        property: match kind {
+            Kind::Role => "RoleName",
+            Kind::Database => "DatabaseName",
+        },
+    }
 }
