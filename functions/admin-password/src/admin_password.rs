@@ -173,9 +173,8 @@ impl AdminPassword {
     /// checked any more is named by none, and then nothing can adopt the parameter.
     async fn release(&self, name: &str, request: &Delete<Properties>) -> Result<(), Error> {
         let key_id = request.properties.text("KmsKeyId");
-        let key_id = key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY);
         self.parameters
-            .release(name, &request.owner, None, key_id, &self.stacks)
+            .release(name, &request.owner, None, key_id.as_deref(), &self.stacks)
             .await?;
         Ok(())
     }

@@ -595,10 +595,9 @@ impl ServiceDatabase {
             return Ok(());
         };
         let key_id = request.properties.text("KmsKeyId");
-        let key_id = key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY);
         let (owner, id) = (&request.owner, &request.physical_resource_id);
         self.parameters
-            .release(&name, owner, Some(id), key_id, &self.stacks)
+            .release(&name, owner, Some(id), key_id.as_deref(), &self.stacks)
             .await?;
         Ok(())
     }

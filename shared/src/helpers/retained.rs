@@ -6,7 +6,7 @@
 //! hand-over. A stack name alone proves nothing: anyone may create a stack of any free name.
 
 use super::secure_parameter::{
-    Key, ParameterError, RELEASED_TAG, STACK_TAG, SecureParameters, find, owner_in,
+    Key, ParameterError, RELEASED_TAG, STACK_TAG, SecureParameters, find, held_by, owner_in,
 };
 use super::stacks::CloudFormationStacks;
 use crate::Owner;
@@ -20,25 +20,22 @@ pub const HAND_OVER_TAG: &str = "custom-resource:hand-over";
 impl SecureParameters {
     /// Marks this owner's parameter as released (a Delete that retains it); with
     /// `physical_id`, only if that generation uses it now. Someone else's, or none, is left
-    /// alone. `key_id` is the resource's `KmsKeyId`, the key that encrypts it (one that
-    /// cannot be checked any more is named by none, and then only a hand-over passes it on);
-    /// the stack's deployment role is read from CloudFormation. Returns whether it was
-    /// marked.
+    /// alone. `key_id` is the resource's `KmsKeyId` (none: SSM's default key), the key that
+    /// encrypts it; one that cannot be checked any more is named by none, and then only a
+    /// hand-over passes the parameter on. The stack's deployment role is read from
+    /// CloudFormation. Returns whether it was marked.
     pub async fn release(
         &self,
         name: &str,
         owner: &Owner,
         physical_id: Option<&str>,
-        key_id: &str,
+        key_id: Option<&str>,
         stacks: &CloudFormationStacks,
     ) -> Result<bool, ParameterError> {
         let Some(tags) = self.tags(name).await? else {
             return Ok(false);
         };
-        let used = physical_id.is_none_or(|id| {
-            find(&tags, super::secure_parameter::PHYSICAL_ID_TAG).as_deref() == Some(id)
-        });
-        if owner_in(&tags).as_ref() != Some(owner) || !used {
+        if !held_by(&tags, owner, physical_id) {
             return Ok(false);
         }
         let role = stacks
@@ -48,6 +45,7 @@ impl SecureParameters {
                 tracing::warn!(%error, "the stack's deployment role is unknown: only a hand-over can pass the parameter on");
                 None
             });
+        let key_id = key_id.unwrap_or(super::secure_parameter::DEFAULT_KMS_KEY);
         let key = self.check_key(key_id).await.map_err(|error| {
             tracing::warn!(%error, "released under no key: only a hand-over can pass it on");
         });

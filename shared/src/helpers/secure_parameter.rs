@@ -247,10 +247,10 @@ impl SecureParameters {
         owner: &Owner,
         physical_id: &str,
     ) -> Result<bool, ParameterError> {
-        Ok(self.tags(name).await?.is_some_and(|tags| {
-            owner_in(&tags).as_ref() == Some(owner)
-                && find(&tags, PHYSICAL_ID_TAG).as_deref() == Some(physical_id)
-        }))
+        Ok(self
+            .tags(name)
+            .await?
+            .is_some_and(|tags| held_by(&tags, owner, Some(physical_id))))
     }
 
     /// `None` if the parameter does not exist; `Some(None)` if it has no owner tags.
@@ -290,8 +290,7 @@ impl SecureParameters {
         let Some(tags) = self.tags(name).await? else {
             return Ok(None);
         };
-        let used = physical_id.is_none_or(|id| find(&tags, PHYSICAL_ID_TAG).as_deref() == Some(id));
-        if owner_in(&tags).as_ref() != Some(owner) || !used {
+        if !held_by(&tags, owner, physical_id) {
             return Ok(None);
         }
         Ok(find(&tags, PROPERTIES_TAG))
@@ -494,9 +493,7 @@ impl SecureParameters {
         let Some(tags) = self.tags(name).await? else {
             return Ok(false);
         };
-        if owner_in(&tags).as_ref() != Some(owner)
-            || find(&tags, PHYSICAL_ID_TAG).as_deref() != Some(physical_id)
-        {
+        if !held_by(&tags, owner, Some(physical_id)) {
             tracing::info!(
                 parameter = name,
                 "not used by this resource now; left in place"
@@ -557,6 +554,13 @@ fn rotation_label(token: Option<&str>) -> String {
 }
 
 /// The owner named by a parameter's tags, if both tags are there.
+/// Whether the tags name `owner`, and with `physical_id` the generation that uses the
+/// parameter now.
+pub(super) fn held_by(tags: &[Tag], owner: &Owner, physical_id: Option<&str>) -> bool {
+    owner_in(tags).as_ref() == Some(owner)
+        && physical_id.is_none_or(|id| find(tags, PHYSICAL_ID_TAG).as_deref() == Some(id))
+}
+
 pub(super) fn owner_in(tags: &[Tag]) -> Option<Owner> {
     Some(Owner {
         stack_id: find(tags, STACK_TAG)?,
